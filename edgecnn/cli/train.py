@@ -1,0 +1,144 @@
+"""``edgecnn train``: train the two-stage model on a data set and write a run directory."""
+
+from __future__ import annotations
+
+import enum
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from edgecnn.cli import app
+from edgecnn.cli.console import BarProgress, stderr, user_errors
+from edgecnn.errors import ConfigError, require
+from edgecnn.training.config import TrainConfig
+
+DEFAULTS = TrainConfig()
+
+
+class DatasetId(str, enum.Enum):
+    mnist = "mnist"
+    fashion_mnist = "fashion-mnist"
+    cifar10 = "cifar10"
+    folder = "folder"
+
+
+class PresetName(str, enum.Enum):
+    paper = "paper"
+
+
+def _default(value) -> str:
+    return "all cores" if value is None else str(value)
+
+
+@app.command()
+def train(
+    context: typer.Context,
+    dataset: Annotated[DatasetId, typer.Option(help="Data set id.")] = DatasetId(DEFAULTS.dataset),
+    preset: Annotated[PresetName, typer.Option(help="Architecture and training recipe.")] = PresetName(
+        DEFAULTS.preset),
+    data_dir: Annotated[Optional[Path], typer.Option(
+        help="Folder with the data set files (or, for 'folder', the image folder). "
+             "Default: EDGECNN_DATA_DIR, else ~/.cache/edgecnn/datasets.", show_default=False)] = None,
+    no_download: Annotated[bool, typer.Option("--no-download", help="Fail instead of downloading missing "
+                                              "data set files (also set by EDGECNN_OFFLINE=1).")] = False,
+    seed: Annotated[int, typer.Option(help="Seed of initialisation, shuffling, augmentation and dropout.")] = (
+        DEFAULTS.seed),
+    threads: Annotated[Optional[int], typer.Option(help="Torch CPU threads; results are reproducible for a "
+                                                   "given count.", show_default="all cores")] = None,
+    image_size: Annotated[int, typer.Option(help="Input side in pixels; 'folder' only, the others are fixed.")] = (
+        DEFAULTS.image_size),
+    channels: Annotated[int, typer.Option(help="Input channels, 1 or 3; 'folder' only.")] = DEFAULTS.channels,
+    stage1_epochs: Annotated[int, typer.Option(help="Maximum epochs of stage 1 (early stopping may end it "
+                                               "sooner).")] = DEFAULTS.stage1.max_epochs,
+    fine_tune_epochs: Annotated[int, typer.Option(help="Maximum epochs of the last stage-2 step, which trains "
+                                                  "every layer.")] = DEFAULTS.stage2.schedule[-1].epochs,
+    batch_size: Annotated[int, typer.Option(help="Training batch size in images, both stages.")] = (
+        DEFAULTS.stage1.batch_size),
+    validation_size: Annotated[int, typer.Option(help="Training images held out for validation (the first "
+                                                 "ones).")] = DEFAULTS.validation_size,
+    train_limit: Annotated[Optional[int], typer.Option(help="Train on only this many images (for quick "
+                                                       "trials).", show_default="all")] = None,
+    test_limit: Annotated[Optional[int], typer.Option(help="Test on only the first N test images.",
+                                                      show_default="all")] = None,
+    brightness: Annotated[float, typer.Option(help="Maximum brightness change of the augmented copy, as a "
+                                              "fraction of the [0, 1] range; 0 turns it off.")] = (
+        DEFAULTS.augment.brightness),
+    config_file: Annotated[Optional[Path], typer.Option(
+        "--config", exists=True, dir_okay=False,
+        help="JSON file with TrainConfig fields (e.g. the stage-2 schedule); options given on the command "
+             "line take precedence.", show_default=False)] = None,
+    project: Annotated[Path, typer.Option(help="Parent folder of run directories.")] = Path("runs/train"),
+    name: Annotated[Optional[str], typer.Option(help="Run directory name.", show_default="DATASET-PRESET")] = None,
+    exist_ok: Annotated[bool, typer.Option("--exist-ok", help="Reuse an unfinished run directory of the same "
+                                           "name instead of creating NAME-2, NAME-3, ...")] = False,
+    resume: Annotated[Optional[Path], typer.Option(help="Continue the interrupted run in this run directory; "
+                                                   "its saved configuration is used.", show_default=False)] = None,
+) -> None:
+    """Train the dual-input-output CNN (stage 1) and its unified model (stage 2)."""
+    with user_errors():
+        require("torch", "train", "edgecnn train")
+        from edgecnn.training.run import start_run
+        from edgecnn.training.run import train as run_training
+
+        if resume is not None:
+            run_dir = resume
+        else:
+            options = {k: v for k, v in locals().items() if k not in ("context", "project", "name", "exist_ok",
+                                                                     "resume")}
+            config = _build_config(context, **options)
+            run_dir = start_run(config, project, name, exist_ok)
+        stderr.print(f"run directory: {run_dir}")
+        result = run_training(run_dir, BarProgress())
+        accuracy = result.results["test_accuracy"]
+        stderr.print(f"test accuracy {accuracy:.2f}% on {result.results['test_images']} images, "
+                     f"{result.results['params']:,} parameters, {result.results['train_wall_seconds']:.0f} s")
+        typer.echo(str(result.run_dir / "checkpoints" / "final.pt"))
+
+
+def _build_config(context: typer.Context, config_file: Path | None, **options) -> TrainConfig:
+    """Merge the defaults, an optional JSON file and the command-line options, in that order of precedence."""
+    import click
+
+    config = TrainConfig()
+    if config_file is not None:
+        try:
+            config = TrainConfig.from_dict(json.loads(config_file.read_text()))
+        except json.JSONDecodeError as error:
+            raise ConfigError(f"{config_file}: invalid JSON ({error}); fix the file or drop --config") from None
+
+    def given(option: str) -> bool:
+        source = context.get_parameter_source(option)
+        return config_file is None or source not in (click.core.ParameterSource.DEFAULT, None)
+
+    simple = {"dataset": "dataset", "preset": "preset", "seed": "seed", "validation_size": "validation_size",
+              "train_limit": "train_limit", "test_limit": "test_limit", "image_size": "image_size",
+              "channels": "channels"}
+    for option, field_name in simple.items():
+        if given(option):
+            value = options[option]
+            setattr(config, field_name, value.value if isinstance(value, enum.Enum) else value)
+    if options["data_dir"] is not None:
+        config.data_dir = str(options["data_dir"].resolve())
+    if options["no_download"]:
+        config.allow_download = False
+    if options["threads"] is not None:
+        config.threads = options["threads"]
+    if given("stage1_epochs"):
+        config.stage1.max_epochs = options["stage1_epochs"]
+    if given("fine_tune_epochs"):
+        config.stage2.schedule[-1].epochs = options["fine_tune_epochs"]
+    if given("batch_size"):
+        config.stage1.batch_size = config.stage2.batch_size = options["batch_size"]
+    if given("brightness"):
+        config.augment.brightness = options["brightness"]
+    if config.channels not in (1, 3):
+        raise ConfigError(f"invalid --channels {config.channels}; use 1 (grayscale) or 3 (RGB)")
+    if config.image_size < 8:
+        raise ConfigError(f"invalid --image-size {config.image_size}; use 8 pixels or more")
+    if config.stage1.batch_size < 1:
+        raise ConfigError(f"invalid --batch-size {config.stage1.batch_size}; use 1 or more")
+    if config.stage1.max_epochs < 1:
+        raise ConfigError(f"invalid --stage1-epochs {config.stage1.max_epochs}; use 1 or more")
+    return config

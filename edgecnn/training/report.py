@@ -1,0 +1,48 @@
+"""Loss and accuracy curves of both stages as one PNG."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edgecnn.fileio import atomic_path
+
+
+def plot_curves(history: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display needed
+    import matplotlib.pyplot as plt
+
+    stage1 = [r for r in history if r["stage"] == 1]
+    stage2 = [r for r in history if r["stage"] == 2]
+    figure, axes = plt.subplots(2, 2, figsize=(11, 7))
+
+    x1 = range(1, len(stage1) + 1)
+    axes[0, 0].plot(x1, [r["train_loss"] for r in stage1], label="train (sum of both branches)")
+    axes[0, 0].set_title("Stage 1 loss")
+    axes[0, 1].plot(x1, [100 * r["val_accuracy_original"] for r in stage1], label="branch 1 (original)")
+    axes[0, 1].plot(x1, [100 * r["val_accuracy_augmented"] for r in stage1], label="branch 2 (augmented)")
+    axes[0, 1].set_title("Stage 1 validation accuracy (%)")
+
+    x2 = range(1, len(stage2) + 1)
+    axes[1, 0].plot(x2, [r["train_loss"] for r in stage2], label="train")
+    axes[1, 0].plot(x2, [r["val_loss"] for r in stage2], label="validation")
+    axes[1, 0].set_title("Stage 2 loss")
+    axes[1, 1].plot(x2, [100 * r["train_accuracy"] for r in stage2], label="train")
+    axes[1, 1].plot(x2, [100 * r["val_accuracy"] for r in stage2], label="validation")
+    axes[1, 1].set_title("Stage 2 accuracy (%)")
+    # Mark where each unfreezing step begins.
+    for position, record in enumerate(stage2, start=1):
+        if record["epoch"] == 1 and position > 1:
+            for axis in axes[1]:
+                axis.axvline(position - 0.5, color="grey", linewidth=0.6, linestyle=":")
+
+    for axis in axes.flat:
+        axis.set_xlabel("epoch")
+        axis.grid(alpha=0.3)
+        if axis.lines:
+            axis.legend(fontsize=8)
+    figure.tight_layout()
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, format="png", dpi=90)
+    plt.close(figure)
