@@ -8,7 +8,7 @@ import platform
 
 
 def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo, or what platform reports elsewhere."""
+    """Return the CPU model name from /proc/cpuinfo, or the processor name that platform reports elsewhere."""
     try:
         with open("/proc/cpuinfo") as cpuinfo:
             for line in cpuinfo:

@@ -20,6 +20,8 @@ def atomic_path(target: Path | str) -> Iterator[Path]:
     temporary_path = Path(temporary)
     try:
         yield temporary_path
+        # mkstemp creates files readable by the owner only; give the result the usual umask-based mode.
+        os.chmod(temporary_path, 0o666 & ~_current_umask())
         os.replace(temporary_path, target)
     finally:
         temporary_path.unlink(missing_ok=True)
@@ -40,3 +42,9 @@ def write_json(target: Path | str, value: Any) -> None:
 
 def write_json_lines(target: Path | str, records: list[dict]) -> None:
     write_text(target, "".join(json.dumps(record) + "\n" for record in records))
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

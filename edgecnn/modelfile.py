@@ -32,7 +32,7 @@ def find_checkpoint(path: Path | str) -> Path:
         candidate = path / "checkpoints" / "final.pt"
         if candidate.is_file():
             return candidate
-        raise CheckpointError(f"{path} holds no checkpoints/final.pt; pass a finished run directory or a .pt file")
+        raise CheckpointError(f"checkpoints/final.pt not found in {path}; pass a finished run directory or a .pt file")
     if not path.exists():
         raise CheckpointError(f"{path} not found; pass a run directory or a final checkpoint (.pt)")
     return path

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import enum
 import json
+import shutil
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from edgecnn.cli import app
-from edgecnn.cli.console import BarProgress, stderr, user_errors
-from edgecnn.errors import ConfigError, require
+from edgecnn.cli.console import BarProgress, user_errors
+from edgecnn.errors import ConfigError, EdgecnnError, require
 from edgecnn.training.config import TrainConfig
 
 DEFAULTS = TrainConfig()
@@ -77,30 +78,34 @@ def train(
                                                    "its saved configuration is used.", show_default=False)] = None,
 ) -> None:
     """Train the dual-input-output CNN (stage 1) and its unified model (stage 2)."""
+    options = {k: v for k, v in locals().items() if k not in ("context", "project", "name", "exist_ok", "resume")}
     with user_errors():
         require("torch", "train", "edgecnn train")
         from edgecnn.training.run import start_run
         from edgecnn.training.run import train as run_training
 
         if resume is not None:
-            run_dir = resume
+            run_dir, created = resume, False
         else:
-            options = {k: v for k, v in locals().items() if k not in ("context", "project", "name", "exist_ok",
-                                                                     "resume")}
             config = _build_config(context, **options)
-            run_dir = start_run(config, project, name, exist_ok)
-        stderr.print(f"run directory: {run_dir}")
-        result = run_training(run_dir, BarProgress())
+            run_dir, created = start_run(config, project, name, exist_ok), True
+        typer.echo(f"run directory: {run_dir}", err=True)
+        try:
+            result = run_training(run_dir, BarProgress())
+        except EdgecnnError:
+            # A run that failed before its first epoch (missing data, say) contains nothing worth keeping.
+            if created and not (run_dir / "checkpoints").exists():
+                shutil.rmtree(run_dir)
+            raise
         accuracy = result.results["test_accuracy"]
-        stderr.print(f"test accuracy {accuracy:.2f}% on {result.results['test_images']} images, "
-                     f"{result.results['params']:,} parameters, {result.results['train_wall_seconds']:.0f} s")
+        typer.echo(f"test accuracy {accuracy:.2f}% on {result.results['test_images']} images, "
+                   f"{result.results['params']:,} parameters, {result.results['train_wall_seconds']:.0f} s",
+                   err=True)
         typer.echo(str(result.run_dir / "checkpoints" / "final.pt"))
 
 
 def _build_config(context: typer.Context, config_file: Path | None, **options) -> TrainConfig:
     """Merge the defaults, an optional JSON file and the command-line options, in that order of precedence."""
-    import click
-
     config = TrainConfig()
     if config_file is not None:
         try:
@@ -109,8 +114,9 @@ def _build_config(context: typer.Context, config_file: Path | None, **options) -
             raise ConfigError(f"{config_file}: invalid JSON ({error}); fix the file or drop --config") from None
 
     def given(option: str) -> bool:
-        source = context.get_parameter_source(option)
-        return config_file is None or source not in (click.core.ParameterSource.DEFAULT, None)
+        # Compared by name: Typer may carry its own copy of click's ParameterSource enum.
+        source = getattr(context.get_parameter_source(option), "name", None)
+        return config_file is None or source not in ("DEFAULT", None)
 
     simple = {"dataset": "dataset", "preset": "preset", "seed": "seed", "validation_size": "validation_size",
               "train_limit": "train_limit", "test_limit": "test_limit", "image_size": "image_size",

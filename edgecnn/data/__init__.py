@@ -41,7 +41,7 @@ class Dataset:
 
 @dataclass(frozen=True)
 class IdxSpec:
-    """Where an IDX data set's files live and what they are called."""
+    """File locations and names of one IDX data set."""
 
     folders: tuple[str, ...]  # sub-folders of the data directory to search, in order
     files: dict[str, tuple[str, str]]  # split -> (images stem, labels stem)
@@ -89,7 +89,7 @@ CIFAR10_ARCHIVE = download.RemoteFile(
 
 
 def default_data_dir() -> Path:
-    """The per-user cache directory used when neither --data-dir nor EDGECNN_DATA_DIR is set."""
+    """Return the per-user cache directory, used when neither --data-dir nor EDGECNN_DATA_DIR is set."""
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "edgecnn" / "datasets"
 

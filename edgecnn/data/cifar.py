@@ -83,7 +83,9 @@ def read_label_names(path: Path) -> list[str] | None:
     if path.suffix == ".txt":
         return [line.strip() for line in path.read_text().splitlines() if line.strip()]
     names = load_pickle(path).get(b"label_names")
-    return [name.decode() if isinstance(name, bytes) else str(name) for name in names] if names else None
+    if not names:
+        return None
+    return [name.decode() if isinstance(name, bytes) else str(name) for name in names]
 
 
 def _check_and_reshape(path: Path, data: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -29,7 +29,7 @@ class RemoteFile:
 
 
 def offline() -> bool:
-    """Whether EDGECNN_OFFLINE forbids downloads."""
+    """Return whether EDGECNN_OFFLINE turns downloads off."""
     return os.environ.get("EDGECNN_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
 
 

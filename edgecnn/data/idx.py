@@ -59,7 +59,7 @@ def read_idx_pair(images_path: Path, labels_path: Path, num_classes: int) -> tup
     labels = parse_idx(read_bytes(labels_path), LABELS_MAGIC, labels_path).astype(np.int64)
     if len(images) != len(labels):
         raise DataError(
-            f"{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} labels; "
+            f"{images_path} contains {len(images)} images but {labels_path} contains {len(labels)} labels; "
             "the two files must come from the same split"
         )
     if labels.size and labels.max() >= num_classes:

@@ -54,7 +54,7 @@ class UnfreezeStep:
 
 
 def paper_unfreeze_schedule() -> list[UnfreezeStep]:
-    """The new head first, then the transferred layers from the last to the first, then everything."""
+    """Build the default schedule: the new head, then the transferred layers from the last to the first, then all."""
     groups = ["head", "conv_heads", "conv2", "conv1"]
     steps = [UnfreezeStep("head", ["head"], epochs=2, learning_rate=1e-3)]
     for number, group in enumerate(groups[1:], start=2):

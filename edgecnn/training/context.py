@@ -1,9 +1,10 @@
-"""What both stages share during one run: data, configuration, progress and the run directory."""
+"""The state both stages share during one run: data, configuration, progress and the run directory."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from torch import nn
 
@@ -24,6 +25,7 @@ class TrainingContext:
     pipeline: InputPipeline
     progress: Progress = field(default_factory=NoProgress)
     history: list[dict] = field(default_factory=list)  # one record per finished epoch, both stages
+    on_epoch: Callable[[dict], None] | None = None  # called with each epoch's record once it is saved
 
     def finish_epoch(self, record: dict, phase: str, step_index: int, epoch: int, model: nn.Module,
                      optimizer, extra: dict) -> None:
@@ -40,3 +42,5 @@ class TrainingContext:
              **extra},
         )
         fileio.write_json_lines(self.run_dir / rundir.METRICS_FILE, self.history)
+        if self.on_epoch is not None:
+            self.on_epoch(record)

@@ -6,6 +6,7 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -17,7 +18,7 @@ from edgecnn.nets.stats import count_macs, count_parameters
 from edgecnn.training import checkpoint, rundir, stage1, stage2
 from edgecnn.training.config import TrainConfig
 from edgecnn.training.context import TrainingContext
-from edgecnn.training.loop import InputPipeline, NoProgress, Progress, SplitTensors, evaluate
+from edgecnn.training.loop import InputPipeline, NoProgress, Progress, SplitTensors, epoch_seed, evaluate
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +50,13 @@ def load_run_config(run_dir: Path) -> TrainConfig:
     return TrainConfig.from_dict(values)
 
 
-def train(run_dir: Path, progress: Progress | None = None) -> RunResult:
-    """Train (or resume) the run whose configuration is saved in run_dir, and return its results."""
+def train(run_dir: Path, progress: Progress | None = None,
+          on_epoch: Callable[[dict], None] | None = None) -> RunResult:
+    """Train (or resume) the run whose configuration is saved in run_dir, and return its results.
+
+    on_epoch, if given, receives each epoch's history record after its checkpoint is saved,
+    so a caller such as a sweep scheduler may stop the run there and resume it later.
+    """
     run_dir = Path(run_dir)
     if (run_dir / rundir.RESULTS_FILE).exists():
         raise ConfigError(f"{run_dir} has already finished; start a new run instead of resuming it")
@@ -75,7 +81,8 @@ def train(run_dir: Path, progress: Progress | None = None) -> RunResult:
     test_split = SplitTensors.from_numpy(test_set.images[: config.test_limit], test_set.labels[: config.test_limit])
     num_classes = len(train_set.classes)
     pipeline = InputPipeline(preset, channels, config.channels_last)
-    ctx = TrainingContext(config, preset, run_dir, train_split, validation, pipeline, progress or NoProgress())
+    ctx = TrainingContext(config, preset, run_dir, train_split, validation, pipeline, progress or NoProgress(),
+                          on_epoch=on_epoch)
     log.info("data: %s, %d training, %d validation and %d test images of %dx%dx%d", config.dataset,
              len(train_split), len(validation), len(test_split), side, side, channels)
 
@@ -98,7 +105,11 @@ def train(run_dir: Path, progress: Progress | None = None) -> RunResult:
     else:
         dual.load_state_dict(checkpoint.load(stage1_path)["model"])
 
-    # Stage 2: the unified model from both trained branches.
+    # Stage 2: the unified model from both trained branches. The new head draws its initial
+    # weights from the seed of the last stage-1 epoch, which is the global random state of a run
+    # that was never interrupted, so a run resumed at the stage boundary builds the same head.
+    stage1_epochs = sum(record["stage"] == 1 for record in ctx.history)
+    torch.manual_seed(epoch_seed(config.seed, 1, stage1_epochs))
     unified = preset.make_unified(dual.branch_original, dual.branch_augmented, num_classes)
     unified = unified.to(memory_format=memory_format)
     unified = stage2.run_stage2(ctx, unified, resume)

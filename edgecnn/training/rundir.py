@@ -19,7 +19,7 @@ FINAL_CHECKPOINT = "final.pt"
 def new_run_dir(project: Path, name: str, exist_ok: bool = False) -> Path:
     """Create the run directory project/name, or project/name-2, -3, ... when it already exists.
 
-    With exist_ok the existing directory is reused, unless it holds a finished run,
+    With exist_ok the existing directory is reused, unless it contains a finished run,
     which is never replaced.
     """
     project.mkdir(parents=True, exist_ok=True)
@@ -27,7 +27,7 @@ def new_run_dir(project: Path, name: str, exist_ok: bool = False) -> Path:
     if exist_ok:
         if (candidate / RESULTS_FILE).exists():
             raise RunExistsError(
-                f"{candidate} already holds a finished run; choose another --name or delete that directory"
+                f"{candidate} already contains a finished run; choose another --name or delete that directory"
             )
         candidate.mkdir(exist_ok=True)
         return candidate

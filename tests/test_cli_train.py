@@ -1,0 +1,92 @@
+"""`edgecnn train` through Typer's test runner: a tiny real run, help text and one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from edgecnn import __version__
+from edgecnn.cli import app
+
+runner = CliRunner()
+
+TINY = ["--train-limit", "600", "--validation-size", "200", "--test-limit", "200", "--stage1-epochs", "1",
+        "--fine-tune-epochs", "1", "--threads", "1"]
+
+
+def test_version():
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert __version__ in result.output
+
+
+def test_help_shows_defaults_and_units():
+    result = runner.invoke(app, ["train", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert "[default: 20]" in result.output  # stage-1 epochs, from Stage1Config
+    assert "[default: 10000]" in result.output  # validation size, from TrainConfig
+    assert "pixels" in result.output
+
+
+def test_train_tiny_run_then_resume_rejected(tmp_path, data_dir):
+    args = ["train", "--dataset", "fashion-mnist", "--data-dir", str(data_dir), "--project", str(tmp_path),
+            *TINY]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    final = tmp_path / "fashion-mnist-paper" / "checkpoints" / "final.pt"
+    assert final.is_file()
+    assert str(final) in result.stdout
+    results = json.loads((tmp_path / "fashion-mnist-paper" / "results.json").read_text())
+    assert results["dataset"] == "fashion-mnist"
+
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0, again.output
+    assert (tmp_path / "fashion-mnist-paper-2" / "results.json").is_file()
+
+    resumed = runner.invoke(app, ["train", "--resume", str(tmp_path / "fashion-mnist-paper")])
+    assert resumed.exit_code == 2
+    assert "already finished" in resumed.output
+
+
+def test_config_file_sets_schedule(tmp_path, data_dir):
+    config = {"stage2": {"batch_size": 64, "schedule": [
+        {"name": "all", "trainable": ["head", "conv_heads", "conv2", "conv1"], "epochs": 1}]}}
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(config))
+    result = runner.invoke(app, ["train", "--data-dir", str(data_dir), "--project", str(tmp_path),
+                                 "--name", "custom", "--config", str(config_path), *TINY])
+    assert result.exit_code == 0, result.output
+    saved = json.loads((tmp_path / "custom" / "config.json").read_text())
+    assert [step["name"] for step in saved["stage2"]["schedule"]] == ["all"]
+    assert saved["stage2"]["batch_size"] == 64
+    assert saved["stage1"]["max_epochs"] == 1  # the command line wins over the file
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--data-dir", "{tmp}/empty", "--no-download"], "not found under"),
+    (["--channels", "2"], "invalid --channels 2"),
+    (["--batch-size", "0"], "invalid --batch-size 0"),
+    (["--resume", "{tmp}"], "is not a run directory"),
+    (["--config", "{tmp}/bad.json"], "invalid JSON"),
+    (["--validation-size", "70000"], "leaves no training images"),
+])
+def test_bad_input_is_one_line_error(tmp_path, data_dir, args, message):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "bad.json").write_text("{not json")
+    args = [arg.replace("{tmp}", str(tmp_path)) for arg in args]
+    if "--data-dir" not in args:
+        args += ["--data-dir", str(data_dir)]
+    result = runner.invoke(app, ["train", "--project", str(tmp_path / "runs"), *args])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) <= 2  # the run directory line, then the error
+    assert not list((tmp_path / "runs").glob("*/config.json"))  # no empty run directory is left behind
+
+
+def test_unknown_dataset_is_usage_error():
+    result = runner.invoke(app, ["train", "--dataset", "imagenet"])
+    assert result.exit_code == 2
+    assert "imagenet" in result.output
