@@ -1,0 +1,92 @@
+"""``edgecnn export``: write validated ONNX and TFLite artifacts, float and int8, of a trained model."""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from edgecnn.cli import app
+from edgecnn.cli.console import stderr, user_errors
+from edgecnn.errors import require
+from edgecnn.export.config import FORMATS, ExportConfig
+
+DEFAULTS = ExportConfig()
+
+
+class FormatChoice(str, enum.Enum):
+    onnx = "onnx"
+    tflite = "tflite"
+    all = "all"
+
+
+class CalibrationMethod(str, enum.Enum):
+    minmax = "minmax"
+    entropy = "entropy"
+    percentile = "percentile"
+
+
+@app.command()
+def export(
+    source: Annotated[Path, typer.Argument(help="Run directory, or a final checkpoint (.pt).", show_default=False)],
+    format_choice: Annotated[FormatChoice, typer.Option("--format", "-f", help="Artifact format.")] = FormatChoice.all,
+    int8: Annotated[bool, typer.Option("--int8", help="Also write int8 artifacts (static post-training "
+                                       "quantization).")] = DEFAULTS.int8,
+    uint8_input: Annotated[bool, typer.Option("--uint8-input", help="Fold normalization into the model so it "
+                                              "takes raw 0-255 pixels; names get '-uint8in'.")] = (
+        DEFAULTS.uint8_input),
+    out: Annotated[Optional[Path], typer.Option("--out", help="Output folder.", file_okay=False,
+                                                show_default="the run directory, or the checkpoint's folder")] = None,
+    opset: Annotated[int, typer.Option(help="ONNX operator set version (13 to 20).")] = DEFAULTS.opset,
+    calib_samples: Annotated[int, typer.Option(help="Training images in the int8 calibration set.")] = (
+        DEFAULTS.calib_samples),
+    calib_method: Annotated[CalibrationMethod, typer.Option(help="ONNX activation calibration; TFLite always "
+                                                            "uses litert-torch's histogram observer.")] = (
+        CalibrationMethod(DEFAULTS.calib_method)),
+    seed: Annotated[int, typer.Option(help="Seed of the calibration set's choice of training images.")] = (
+        DEFAULTS.seed),
+    max_accuracy_drop: Annotated[float, typer.Option(help="Fail when an int8 artifact's test accuracy is more than "
+                                                     "this many percentage points below the float model's.")] = (
+        DEFAULTS.max_accuracy_drop),
+    atol: Annotated[float, typer.Option(help="Fail when a float artifact's logits differ from the PyTorch model's "
+                                        "by more than this.")] = DEFAULTS.atol,
+    data_dir: Annotated[Optional[Path], typer.Option(
+        help="Folder with the data set files. Default: EDGECNN_DATA_DIR, else ~/.cache/edgecnn/datasets.",
+        show_default=False)] = None,
+    test_limit: Annotated[Optional[int], typer.Option(help="Validate on only the first N test images.",
+                                                      show_default="all")] = None,
+) -> None:
+    """Export a trained model to ONNX and TFLite, validate every artifact, and record them in export.json."""
+    with user_errors():
+        require("torch", "train", "edgecnn export")
+        for module, purpose in (("onnx", "ONNX export"), ("onnxsim", "ONNX simplification"),
+                                ("onnxruntime", "ONNX validation"), ("litert_torch", "TFLite conversion"),
+                                ("ai_edge_litert", "TFLite validation")):
+            if format_choice.value in ("all", "onnx" if module.startswith("onnx") else "tflite"):
+                require(module, "export", purpose)
+        from edgecnn.export.pipeline import export_model
+
+        config = ExportConfig(formats=list(FORMATS) if format_choice == FormatChoice.all else [format_choice.value], int8=int8,
+                              uint8_input=uint8_input, out_dir=out, opset=opset, calib_samples=calib_samples,
+                              calib_method=calib_method.value, seed=seed, atol=atol,
+                              max_accuracy_drop=max_accuracy_drop, data_dir=data_dir, test_limit=test_limit)
+        result = export_model(source, config, on_validated=_print_check)
+        stderr.print(f"reference model: {result.reference_accuracy:.2f}% on "
+                     f"{result.artifacts[0].validation.test_images} test images; wrote {result.manifest_path}")
+        for artifact in result.artifacts:
+            typer.echo(str(artifact.path))
+
+
+def _print_check(artifact) -> None:
+    """Print one line per validated artifact: a check mark or a cross, then size and measured figures."""
+    validation = artifact.validation
+    figures = [f"{artifact.size_bytes:,} bytes", f"accuracy {validation.accuracy:.2f}%",
+               f"agreement {validation.agreement:.2f}%"]
+    if validation.max_abs_diff is not None:
+        figures.append(f"max abs diff {validation.max_abs_diff:.2e}")
+    if artifact.accuracy_drop is not None:
+        figures.append(f"drop {artifact.accuracy_drop:+.2f} pp")
+    mark = "[green]✓[/green]" if artifact.problem is None else "[red]✗[/red]"
+    stderr.print(f"{mark} {artifact.spec.file_name}: {', '.join(figures)} ({validation.runtime})", highlight=False)

@@ -1,0 +1,78 @@
+"""Float ONNX export: one self-contained file with a dynamic batch size, checked and simplified.
+
+Exporter choice (torch 2.13): the TorchScript exporter (``dynamo=False``). It writes
+exactly the requested opset, keeps every weight inside the .onnx file and needs no
+onnxscript. The dynamo exporter writes opset 18 at minimum and converts down only when
+its version converter succeeds, and it writes external data unless given ``external_data=False``.
+NOTE: torch deprecates the TorchScript exporter from 2.9 on; when it is removed, switch
+to ``dynamo=True, external_data=False`` and keep reporting the opset read back from the file.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections import Counter
+from pathlib import Path
+
+from edgecnn.errors import require
+from edgecnn.export import ExportError
+from edgecnn.metadata import METADATA_KEY, ArtifactMetadata
+
+log = logging.getLogger(__name__)
+
+INPUT_NAME = "input"
+OUTPUT_NAME = "logits"
+BATCH_AXIS = "batch"
+
+
+def export_float_onnx(module, input_shape: tuple[int, int, int], input_dtype: str, opset: int, path: Path) -> None:
+    """Export `module` (NCHW input of `input_shape` and `input_dtype`) to `path`, checked and simplified."""
+    onnx = require("onnx", "export", "ONNX export")
+    onnxsim = require("onnxsim", "export", "ONNX simplification")
+    import torch
+
+    sample = torch.zeros((1, *input_shape), dtype=getattr(torch, input_dtype))
+    with warnings.catch_warnings():
+        # The TorchScript exporter warns on every call that it is deprecated (see the module docstring for why it is used).
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        torch.onnx.export(module, (sample,), str(path), dynamo=False, opset_version=opset,
+                          input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+                          dynamic_axes={INPUT_NAME: {0: BATCH_AXIS}, OUTPUT_NAME: {0: BATCH_AXIS}},
+                          do_constant_folding=True)
+
+    model = onnx.load(str(path))
+    onnx.checker.check_model(model, full_check=True)
+    simplified, simplified_ok = onnxsim.simplify(model)
+    if not simplified_ok:
+        raise ExportError(f"onnxsim could not verify the simplified model of {path.name} against the original; "
+                          "export with an older onnxsim or report the model")
+    onnx.checker.check_model(simplified, full_check=True)
+    onnx.save(simplified, str(path))
+    log.debug("%s: %d nodes after simplification (%d before)", path.name, len(simplified.graph.node),
+              len(model.graph.node))
+
+
+def embed_metadata(path: Path, metadata: ArtifactMetadata) -> None:
+    """Store the metadata record as the metadata_props entry `edgecnn`, replacing an older one."""
+    import onnx
+
+    model = onnx.load(str(path))
+    kept = [entry for entry in model.metadata_props if entry.key != METADATA_KEY]
+    del model.metadata_props[:]
+    model.metadata_props.extend(kept)
+    model.metadata_props.add(key=METADATA_KEY, value=metadata.to_json())
+    model.producer_name = "edgecnn"
+    onnx.checker.check_model(model, full_check=True)
+    onnx.save(model, str(path))
+
+
+def describe_onnx(path: Path) -> dict:
+    """Return the opset actually written and the operator counts of an ONNX file."""
+    import onnx
+
+    model = onnx.load(str(path))
+    opset = next((entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx")), None)
+    ops = Counter(node.op_type for node in model.graph.node)
+    return {"opset": opset, "ops": dict(sorted(ops.items()))}
