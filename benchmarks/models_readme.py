@@ -49,12 +49,16 @@ def model_section(folder: Path) -> list[str]:
     ]
     manifest = folder / "export.json"
     if manifest.is_file():
-        lines += ["| artifact | size (bytes) | input | accuracy (%) | drop (pp) | max abs diff vs PyTorch |",
-                  "|---|---:|---|---:|---:|---:|"]
+        lines += ["| artifact | size (bytes) | weights / metadata / format (bytes) | input | accuracy (%) "
+                  "| lost vs float (pp) | max abs diff vs PyTorch |",
+                  "|---|---:|---:|---|---:|---:|---:|"]
         for artifact in json.loads(manifest.read_text())["artifacts"]:
             drop = artifact.get("accuracy_drop_pp")
             diff = artifact.get("max_abs_diff")
-            lines.append(f"| `{artifact['path']}` | {artifact['size_bytes']:,} | {artifact['metadata']['input_dtype']} "
+            split = artifact.get("size_split_bytes")
+            split_text = "" if split is None else f"{split['weights']:,} / {split['metadata']:,} / {split['overhead']:,}"
+            lines.append(f"| `{artifact['path']}` | {artifact['size_bytes']:,} | {split_text} "
+                         f"| {artifact['metadata']['input_dtype']} "
                          f"| {artifact['accuracy']:.2f} | {'' if drop is None else f'{drop:+.2f}'} "
                          f"| {'' if diff is None else f'{diff:.1e}'} |")
         lines.append("")

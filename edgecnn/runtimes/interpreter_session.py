@@ -29,8 +29,9 @@ class InterpreterSession:
     runtime_name = ""
 
     def __init__(self, path: Path, threads: int, interpreter_class):
+        self._new_interpreter = lambda: interpreter_class(model_path=str(path), num_threads=threads)
         try:
-            self._interpreter = interpreter_class(model_path=str(path), num_threads=threads)
+            self._interpreter = self._new_interpreter()
             self._interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as error:
             first_line = str(error).strip().splitlines()[0]
@@ -79,8 +80,8 @@ class InterpreterSession:
         except (ValueError, RuntimeError) as error:
             log.debug("%s cannot run batches of %d (%s); running them in batches of %d instead", self.path.name,
                      size, str(error).strip().splitlines()[0], self._model_batch)
-            shape[0] = self._model_batch
-            self._interpreter.resize_tensor_input(self._input_index, shape, strict=False)
+            # tflite-runtime 2.14 crashes on the next invoke after resizing back, so start afresh.
+            self._interpreter = self._new_interpreter()
             self._interpreter.allocate_tensors()
             self._split_batches = True
             self.info.extra["batch_mode"] = "split"
