@@ -30,9 +30,9 @@ import numpy as np
 FLOAT_ATOL = 1e-4  # max absolute difference of float outputs (logits) between two machines
 QUANTIZED_STEPS = 1  # max difference of integer outputs, in quantization steps
 # NOTE: LiteRT 2.3.0 runs int8 graphs through XNNPACK, whose arm64 and x86_64 kernels round
-# requantization differently: on the shipped MNIST int8 model, 180 of 10,000 outputs differed by
+# requantization differently. On the shipped MNIST int8 model, 180 of 10,000 outputs differed by
 # one step, 12 by two and 1 by three, with no top-1 change. tflite-runtime 2.14 and onnxruntime
-# 1.32 matched exactly. LiteRT's integer outputs are therefore allowed three steps.
+# 1.32 matched exactly, so only LiteRT's integer outputs are allowed three steps.
 LITERT_QUANTIZED_STEPS = 3
 BATCH_SIZE = 100  # images per call for artifacts with a dynamic batch dimension
 DUMP_RECORD = "outputs.json"

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tiny import tiny_config
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA_DIR = REPO_ROOT.parent / "shared" / "datasets"
 
@@ -24,20 +26,6 @@ def data_dir() -> Path:
 def _offline(monkeypatch):
     # Tests never download: a missing file must fail loudly instead of reaching the network.
     monkeypatch.setenv("EDGECNN_OFFLINE", "1")
-
-
-def tiny_config(dataset: str, data_dir: Path, **overrides):
-    """A training configuration that runs in seconds: small slices of real data, one epoch per step."""
-    from edgecnn.training.config import TrainConfig
-
-    config = TrainConfig(dataset=dataset, data_dir=str(data_dir), allow_download=False, validation_size=300,
-                         train_limit=1200, test_limit=300, threads=1, seed=0)
-    config.stage1.max_epochs = 2
-    for step in config.stage2.schedule:
-        step.epochs = 1
-    for key, value in overrides.items():
-        setattr(config, key, value)
-    return config
 
 
 @pytest.fixture(scope="session")

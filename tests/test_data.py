@@ -123,7 +123,8 @@ def _write_png(path: Path, value: int, mode: str = "RGB", size=(40, 30)) -> None
     from PIL import Image
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.new(mode, size, (value,) * (3 if mode == "RGB" else 1) if mode == "RGB" else value).save(path)
+    color = (value, value, value) if mode == "RGB" else value
+    Image.new(mode, size, color).save(path)
 
 
 def test_folder_dataset_seeded_split_and_conversion(tmp_path):

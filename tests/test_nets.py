@@ -1,4 +1,4 @@
-"""The paper network: parameter counts, weight transfer and initialisation."""
+"""The `paper` preset (Isong 2025, arXiv 2501.15547): parameter counts, weight transfer and initialisation."""
 
 from __future__ import annotations
 

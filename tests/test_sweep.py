@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import tiny_config
+from tiny import tiny_config
 from edgecnn.cli import app
 
 runner = CliRunner()

@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from conftest import tiny_config
+from tiny import tiny_config
 from edgecnn.errors import CheckpointError, ConfigError
 from edgecnn.modelfile import load_trained_model
 from edgecnn.nets import get_preset
