@@ -178,7 +178,7 @@ def test_trial_equals_direct_training(local_sweep, tmp_path, data_dir):
     trial_dir = Path(next(row["run_dir"] for row in summary["trials"] if row["seed"] == 0))
     trial_results = json.loads((trial_dir / "results.json").read_text())
 
-    config = tiny_config("mnist", data_dir, seed=0, threads=1)
+    config = tiny_config("mnist", data_dir.resolve(), seed=0, threads=1)
     direct = train(start_run(config, tmp_path, "direct")).results
 
     assert json.loads((trial_dir / "config.json").read_text()) == config.to_dict()
