@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+import os
+import warnings
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -59,6 +61,11 @@ def export(
                                                       show_default="all")] = None,
 ) -> None:
     """Export a trained model to ONNX and TFLite, validate every artifact, and record them in export.json."""
+    # The TFLite converter's native libraries log start-up notices at info level unless told otherwise.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    # torch 2.13 warns about its own pytree internals each time litert-torch traces the model.
+    warnings.filterwarnings("ignore", message=".*treespec.*", category=FutureWarning)
     with user_errors():
         require("torch", "train", "edgecnn export")
         for module, purpose in (("onnx", "ONNX export"), ("onnxsim", "ONNX simplification"),

@@ -7,6 +7,7 @@ code from the file.
 from __future__ import annotations
 
 import pickle
+import zipfile
 from pathlib import Path
 
 import torch
@@ -29,9 +30,16 @@ def load(path: Path | str) -> dict:
         raise CheckpointError(f"checkpoint {path} not found; pass a .pt file or a run directory")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError, AttributeError) as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise CheckpointError(f"{path}: not a readable edgecnn checkpoint ({first_line})") from None
+    except pickle.UnpicklingError:
+        # torch's own message suggests weights_only=False, which would run code from the file.
+        raise CheckpointError(f"{path}: not a readable edgecnn checkpoint (it is damaged, or contains objects "
+                              "other than tensors and plain values, which are never loaded because they could run "
+                              "code); use a checkpoint written by edgecnn") from None
+    except (RuntimeError, EOFError, ValueError, OSError, AttributeError, IndexError, KeyError, TypeError,
+            zipfile.BadZipFile) as error:
+        raise CheckpointError(f"{path}: not a readable edgecnn checkpoint ({type(error).__name__}: the file is "
+                              "damaged or was not written by edgecnn); delete it, or for a run's last.pt start "
+                              "a new run") from None
     if not isinstance(payload, dict) or payload.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(f"{path}: not an edgecnn checkpoint (format version {FORMAT_VERSION} expected)")
     return payload
