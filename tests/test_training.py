@@ -132,6 +132,22 @@ def test_checkpoint_with_code_is_rejected(tmp_path):
         checkpoint.load(path)
 
 
+@pytest.mark.parametrize("content", [bytes(range(256)) * 20, b""])
+def test_damaged_checkpoint_is_domain_error(tmp_path, content):
+    path = tmp_path / "damaged.pt"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match="not a readable edgecnn checkpoint") as error:
+        checkpoint.load(path)
+    assert "weights_only" not in str(error.value)
+
+
+def test_truncated_checkpoint_is_domain_error(tiny_mnist_checkpoint, tmp_path):
+    path = tmp_path / "truncated.pt"
+    path.write_bytes(tiny_mnist_checkpoint.read_bytes()[:5000])
+    with pytest.raises(CheckpointError, match="damaged"):
+        checkpoint.load(path)
+
+
 def test_invalid_config_values_rejected(data_dir):
     config = tiny_config("mnist", data_dir)
     config.stage2.schedule[0].trainable = ["head", "decoder"]
