@@ -13,8 +13,9 @@ import typer
 from edgecnn.cli import app
 from edgecnn.cli.console import BarProgress, user_errors
 from edgecnn.errors import ConfigError, EdgecnnError, require
-from edgecnn.training.config import TrainConfig
+from edgecnn.training.config import TrainConfig, default_config
 
+# Help shows the `paper` preset's defaults. With another preset, its recipe sets every option not given.
 DEFAULTS = TrainConfig()
 
 
@@ -27,6 +28,7 @@ class DatasetId(str, enum.Enum):
 
 class PresetName(str, enum.Enum):
     paper = "paper"
+    edge = "edge"
 
 
 def _default(value) -> str:
@@ -37,7 +39,9 @@ def _default(value) -> str:
 def train(
     context: typer.Context,
     dataset: Annotated[DatasetId, typer.Option(help="Data set id.")] = DatasetId(DEFAULTS.dataset),
-    preset: Annotated[PresetName, typer.Option(help="Architecture and training recipe.")] = PresetName(
+    preset: Annotated[PresetName, typer.Option(help="Architecture and training recipe: paper (the reference "
+                                               "model) or edge (batch norm, separable convolutions, one-cycle); "
+                                               "the defaults shown are those of paper.")] = PresetName(
         DEFAULTS.preset),
     data_dir: Annotated[Optional[Path], typer.Option(
         help="Folder with the data set files (or, for 'folder', the image folder). "
@@ -81,10 +85,11 @@ def train(
     options = {k: v for k, v in locals().items() if k not in ("context", "project", "name", "exist_ok", "resume")}
     with user_errors():
         require("torch", "train", "edgecnn train")
-        from edgecnn.training.run import start_run
+        from edgecnn.training.run import load_run_config, start_run
         from edgecnn.training.run import train as run_training
 
         if resume is not None:
+            load_run_config(resume)  # fails here, before anything is printed, on a path that is no run
             run_dir, created = resume, False
         else:
             config = _build_config(context, **options)
@@ -92,21 +97,20 @@ def train(
         typer.echo(f"run directory: {run_dir}", err=True)
         try:
             result = run_training(run_dir, BarProgress())
+        except KeyboardInterrupt:
+            typer.echo(f"interrupted; continue with: edgecnn train --resume {run_dir}", err=True)
+            raise typer.Exit(130) from None
         except EdgecnnError:
             # A run that failed before its first epoch (missing data, say) contains nothing worth keeping.
             if created and not (run_dir / "checkpoints").exists():
                 shutil.rmtree(run_dir)
             raise
-        accuracy = result.results["test_accuracy"]
-        typer.echo(f"test accuracy {accuracy:.2f}% on {result.results['test_images']} images, "
-                   f"{result.results['params']:,} parameters, {result.results['train_wall_seconds']:.0f} s",
-                   err=True)
         typer.echo(str(result.run_dir / "checkpoints" / "final.pt"))
 
 
 def _build_config(context: typer.Context, config_file: Path | None, **options) -> TrainConfig:
-    """Merge the defaults, an optional JSON file and the command-line options, in that order of precedence."""
-    config = TrainConfig()
+    """Merge the preset's recipe, an optional JSON file and the command-line options, in that order of precedence."""
+    config = default_config(options["dataset"].value, options["preset"].value)
     if config_file is not None:
         try:
             config = TrainConfig.from_dict(json.loads(config_file.read_text()))
@@ -114,9 +118,10 @@ def _build_config(context: typer.Context, config_file: Path | None, **options) -
             raise ConfigError(f"{config_file}: invalid JSON ({error}); fix the file or drop --config") from None
 
     def given(option: str) -> bool:
-        # Compared by name: Typer may carry its own copy of click's ParameterSource enum.
+        # Compared by name: Typer may carry its own copy of click's ParameterSource enum. The
+        # defaults shown in --help are paper's, so only options set on the command line apply.
         source = getattr(context.get_parameter_source(option), "name", None)
-        return config_file is None or source not in ("DEFAULT", None)
+        return source not in ("DEFAULT", None)
 
     simple = {"dataset": "dataset", "preset": "preset", "seed": "seed", "validation_size": "validation_size",
               "train_limit": "train_limit", "test_limit": "test_limit", "image_size": "image_size",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
@@ -131,6 +132,31 @@ class BestTracker:
     @classmethod
     def from_state_dict(cls, state: dict) -> "BestTracker":
         return cls(**state)
+
+
+def learning_rate_at(schedule: str, peak: float, step: int, total_steps: int, warmup_fraction: float) -> float:
+    """Return the learning rate of batch `step` (0-based) out of `total_steps` under a schedule.
+
+    constant: peak throughout. cosine: from peak down to 0 along a half cosine.
+    onecycle: a linear rise from peak / 25 to peak over the first warmup_fraction of the
+    batches, then a half cosine down to 0, as torch's OneCycleLR with its default
+    div_factor of 25. It is a pure function of the batch index, so a resumed run needs no
+    scheduler state.
+    """
+    if schedule == "constant":
+        return peak
+    progress = step / max(1, total_steps - 1)
+    if schedule == "cosine":
+        return 0.5 * peak * (1 + math.cos(math.pi * progress))
+    if progress < warmup_fraction:
+        start = peak / 25
+        return start + (peak - start) * progress / warmup_fraction
+    return 0.5 * peak * (1 + math.cos(math.pi * (progress - warmup_fraction) / (1 - warmup_fraction)))
+
+
+def set_learning_rate(optimizer: torch.optim.Optimizer, learning_rate: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = learning_rate
 
 
 def epoch_seed(seed: int, *parts: int) -> int:

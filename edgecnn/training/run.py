@@ -134,8 +134,8 @@ def train(run_dir: Path, progress: Progress | None = None,
     except ImportError:
         log.warning("matplotlib is not installed, so %s was not drawn", rundir.CURVES_FILE)
     fileio.write_json(run_dir / rundir.RESULTS_FILE, results)
-    log.info("test accuracy %.2f%% on %d images, %d parameters", results["test_accuracy"], len(test_split),
-             results["params"])
+    log.info("test accuracy %.2f%% on %d images, %d parameters, %.0f s of training", results["test_accuracy"],
+             len(test_split), results["params"], results["train_wall_seconds"])
     return RunResult(run_dir, results)
 
 

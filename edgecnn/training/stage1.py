@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from edgecnn.training import loop
-from edgecnn.training.augment import random_affine
+from edgecnn.training.augment import augment_batch
 from edgecnn.training.context import TrainingContext
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ class DualBranchModel(nn.Module):
 def run_stage1(ctx: TrainingContext, model: DualBranchModel, resume: dict | None) -> DualBranchModel:
     """Train both branches, then load each branch's best weights into model and return it."""
     config = ctx.config.stage1
-    optimizer = torch.optim.NAdam(model.parameters(), lr=config.learning_rate, eps=config.epsilon)
+    optimizer = _make_optimizer(config, model)
     trackers = [loop.BestTracker(config.min_delta), loop.BestTracker(config.min_delta)]
     branches = [model.branch_original, model.branch_augmented]
     first_epoch = 1
@@ -57,7 +57,7 @@ def run_stage1(ctx: TrainingContext, model: DualBranchModel, resume: dict | None
         record = {"stage": 1, "step": "dual", "epoch": epoch, "train_loss": train_loss,
                   "train_accuracy_original": train_accuracy[0], "train_accuracy_augmented": train_accuracy[1],
                   "val_accuracy_original": val_accuracy[0], "val_accuracy_augmented": val_accuracy[1],
-                  "learning_rate": config.learning_rate, "epoch_seconds": timer.seconds()}
+                  "learning_rate": optimizer.param_groups[0]["lr"], "epoch_seconds": timer.seconds()}
         stop = epoch >= config.min_epochs and all(t.epochs_without_improvement >= config.patience_epochs
                                                   for t in trackers)
         ctx.finish_epoch(record, PHASE, 0, epoch, model, optimizer,
@@ -78,6 +78,14 @@ def run_stage1(ctx: TrainingContext, model: DualBranchModel, resume: dict | None
     return model
 
 
+def _make_optimizer(config, model: nn.Module) -> torch.optim.Optimizer:
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(model.parameters(), lr=config.learning_rate, eps=config.epsilon,
+                                 weight_decay=config.weight_decay)
+    return torch.optim.NAdam(model.parameters(), lr=config.learning_rate, eps=config.epsilon,
+                             weight_decay=config.weight_decay)
+
+
 def _train_one_epoch(ctx: TrainingContext, model: DualBranchModel, optimizer, epoch: int):
     config = ctx.config.stage1
     seed = loop.epoch_seed(ctx.config.seed, 1, epoch)
@@ -87,16 +95,23 @@ def _train_one_epoch(ctx: TrainingContext, model: DualBranchModel, optimizer, ep
     model.train()
     total_loss, correct, seen = 0.0, [0, 0], 0
     count = len(ctx.train)
-    ctx.progress.epoch_started(f"stage 1 epoch {epoch}", -(-count // config.batch_size))
-    for index in loop.batches(count, config.batch_size, shuffle):
+    batches_per_epoch = -(-count // config.batch_size)
+    ctx.progress.epoch_started(f"stage 1 epoch {epoch}", batches_per_epoch)
+    for batch_number, index in enumerate(loop.batches(count, config.batch_size, shuffle)):
+        if config.lr_schedule != "constant":
+            step = (epoch - 1) * batches_per_epoch + batch_number
+            loop.set_learning_rate(optimizer, loop.learning_rate_at(
+                config.lr_schedule, config.learning_rate, step, config.max_epochs * batches_per_epoch,
+                config.warmup_fraction))
         unit_images = ctx.pipeline.to_unit_range(ctx.train.images[index])
         labels = ctx.train.labels[index]
         original = ctx.pipeline.normalize(unit_images)
-        augmented = ctx.pipeline.normalize(random_affine(unit_images, ctx.config.augment, augment_generator))
+        augmented = ctx.pipeline.normalize(augment_batch(unit_images, ctx.config.augment, augment_generator))
 
         logits_original, logits_augmented = model(original, augmented)
-        loss = nn.functional.cross_entropy(logits_original, labels) + nn.functional.cross_entropy(
-            logits_augmented, labels)
+        smoothing = config.label_smoothing
+        loss = nn.functional.cross_entropy(logits_original, labels, label_smoothing=smoothing) + \
+            nn.functional.cross_entropy(logits_augmented, labels, label_smoothing=smoothing)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

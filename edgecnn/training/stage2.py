@@ -14,6 +14,7 @@ from torch import nn
 
 from edgecnn.nets.stats import count_parameters
 from edgecnn.training import loop
+from edgecnn.training.augment import augment_batch
 from edgecnn.training.config import UnfreezeStep
 from edgecnn.training.context import TrainingContext
 
@@ -34,8 +35,22 @@ def set_trainable(model: nn.Module, trainable_groups: list[str]) -> int:
     return count_parameters(model, trainable_only=True)
 
 
+def freeze_batch_norm_statistics(model: nn.Module) -> None:
+    """Put batch-norm layers whose parameters are all frozen in eval mode, so their running statistics stay fixed.
+
+    Without this, a frozen branch would still move its running mean and variance
+    towards the statistics of the current step's batches.
+    """
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            if not any(parameter.requires_grad for parameter in module.parameters()):
+                module.eval()
+
+
 def make_optimizer(step: UnfreezeStep, model: nn.Module) -> torch.optim.Optimizer:
     parameters = [p for p in model.parameters() if p.requires_grad]
+    if step.optimizer == "adamw":
+        return torch.optim.AdamW(parameters, lr=step.learning_rate, eps=1e-7, weight_decay=step.weight_decay)
     if step.optimizer == "sgd":
         return torch.optim.SGD(parameters, lr=step.learning_rate, momentum=step.momentum,
                                nesterov=step.nesterov, weight_decay=step.weight_decay)
@@ -74,7 +89,7 @@ def _run_step(ctx: TrainingContext, model: nn.Module, step_index: int, step: Unf
         tracker.update(val_accuracy, epoch, model)
         record = {"stage": 2, "step": step.name, "epoch": epoch, "train_loss": train_loss,
                   "train_accuracy": train_accuracy, "val_loss": val_loss, "val_accuracy": val_accuracy,
-                  "learning_rate": step.learning_rate, "trainable_params": trainable,
+                  "learning_rate": optimizer.param_groups[0]["lr"], "trainable_params": trainable,
                   "epoch_seconds": timer.seconds()}
         stop = step.patience_epochs is not None and tracker.epochs_without_improvement >= step.patience_epochs
         ctx.finish_epoch(record, PHASE, step_index, epoch, model, optimizer,
@@ -93,19 +108,33 @@ def _run_step(ctx: TrainingContext, model: nn.Module, step_index: int, step: Unf
 
 def _train_one_epoch(ctx: TrainingContext, model: nn.Module, optimizer, step_index: int, step: UnfreezeStep,
                      epoch: int) -> tuple[float, float]:
-    batch_size = ctx.config.stage2.batch_size
+    config = ctx.config.stage2
+    batch_size = config.batch_size
     seed = loop.epoch_seed(ctx.config.seed, 2, step_index, epoch)
     torch.manual_seed(seed)  # dropout
     shuffle = torch.Generator().manual_seed(seed)
+    augment_generator = torch.Generator().manual_seed(seed + 1)
     model.train()
+    freeze_batch_norm_statistics(model)
     total_loss, correct, seen = 0.0, 0, 0
     count = len(ctx.train)
-    ctx.progress.epoch_started(f"stage 2 {step.name} epoch {epoch}", -(-count // batch_size))
-    for index in loop.batches(count, batch_size, shuffle):
-        inputs = ctx.pipeline(ctx.train.images[index])
+    batches_per_epoch = -(-count // batch_size)
+    ctx.progress.epoch_started(f"stage 2 {step.name} epoch {epoch}", batches_per_epoch)
+    for batch_number, index in enumerate(loop.batches(count, batch_size, shuffle)):
+        if step.lr_schedule != "constant":
+            position = (epoch - 1) * batches_per_epoch + batch_number
+            loop.set_learning_rate(optimizer, loop.learning_rate_at(
+                step.lr_schedule, step.learning_rate, position, step.epochs * batches_per_epoch,
+                step.warmup_fraction))
+        if config.augment:
+            unit_images = augment_batch(ctx.pipeline.to_unit_range(ctx.train.images[index]), ctx.config.augment,
+                                        augment_generator)
+            inputs = ctx.pipeline.normalize(unit_images)
+        else:
+            inputs = ctx.pipeline(ctx.train.images[index])
         labels = ctx.train.labels[index]
         logits = model(inputs)
-        loss = nn.functional.cross_entropy(logits, labels)
+        loss = nn.functional.cross_entropy(logits, labels, label_smoothing=config.label_smoothing)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
