@@ -63,8 +63,9 @@ def train(
         DEFAULTS.stage1.batch_size),
     validation_size: Annotated[int, typer.Option(help="Training images held out for validation (the first "
                                                  "ones).")] = DEFAULTS.validation_size,
-    train_limit: Annotated[Optional[int], typer.Option(help="Train on only this many images (for quick "
-                                                       "trials).", show_default="all")] = None,
+    train_limit: Annotated[Optional[int], typer.Option(help="Train on only this many images, taken after the "
+                                                       "validation images (for quick trials).",
+                                                       show_default="all")] = None,
     test_limit: Annotated[Optional[int], typer.Option(help="Test on only the first N test images.",
                                                       show_default="all")] = None,
     brightness: Annotated[float, typer.Option(help="Maximum brightness change of the augmented copy, as a "
