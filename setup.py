@@ -1,7 +1,6 @@
 """Build hook: ship the artifacts of the top-level ``models/`` folder as package data ``edgecnn/_models/``.
 
-NOTE: an sdist carries models/ only if MANIFEST.in includes it; wheels built from the source tree
-do not need that.
+MANIFEST.in puts the same files into the sdist, so a wheel built from the sdist has them too.
 
 Only the files ``edgecnn bench`` runs are copied (``*.onnx``, ``*.tflite``, ``export.json``),
 never the training checkpoints. Everything else is configured in pyproject.toml.
