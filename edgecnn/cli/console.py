@@ -27,7 +27,7 @@ def setup_logging(level: int) -> None:
     for noisy in ("matplotlib", "PIL", "urllib3", "filelock"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # The conversion stack (torch's pytree registry, torchao, absl, jax) logs deprecation notices
-    # about its own internals on every export; they say nothing about the user's model.
+    # about its own internals on every export. They concern none of the user's settings.
     for noisy in ("torch.utils._pytree", "torchao", "absl", "jax"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
 

@@ -61,7 +61,7 @@ def export(
                                                       show_default="all")] = None,
 ) -> None:
     """Export a trained model to ONNX and TFLite, validate every artifact, and record them in export.json."""
-    # The TFLite converter's native libraries log start-up notices at info level unless told otherwise.
+    # The TFLite converter's native libraries log start-up notices at info level unless these variables lower it.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("GLOG_minloglevel", "2")
     # torch 2.13 warns about its own pytree internals each time litert-torch traces the model.
