@@ -161,18 +161,27 @@ def _string(data: bytes, at: int) -> str:
     return _byte_vector(data, at).decode("utf-8")
 
 
+def parse_manifest(manifest_path: Path) -> dict:
+    """Read an export.json, raising ValueError with the reason when it is not valid JSON of the known schema."""
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise ValueError(f"invalid JSON ({error})") from None
+    schema = manifest.get("schema") if isinstance(manifest, dict) else None
+    if schema != EXPORT_MANIFEST_SCHEMA:
+        raise ValueError(f"unsupported schema {schema!r} (expected {EXPORT_MANIFEST_SCHEMA})")
+    return manifest
+
+
 def _manifest_entry(path: Path) -> dict | None:
     """Return the entry for this artifact in the export.json beside it, if there is one."""
     manifest_path = path.parent / EXPORT_MANIFEST
     if not manifest_path.is_file():
         return None
     try:
-        manifest = json.loads(manifest_path.read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise MetadataError(f"{manifest_path}: invalid JSON ({error}); re-export the artifacts") from None
-    if not isinstance(manifest, dict) or manifest.get("schema") != EXPORT_MANIFEST_SCHEMA:
-        raise MetadataError(f"{manifest_path}: unsupported schema {manifest.get('schema')!r} "
-                            f"(expected {EXPORT_MANIFEST_SCHEMA}); re-export the artifacts")
+        manifest = parse_manifest(manifest_path)
+    except ValueError as error:
+        raise MetadataError(f"{manifest_path}: {error}; re-export the artifacts") from None
     for entry in manifest.get("artifacts", []):
         listed = Path(entry.get("path", ""))
         if listed.name == path.name:

@@ -247,3 +247,15 @@ def test_wrong_input_shape(tiny_artifacts):
         session.run(np.zeros((1, 28, 28, 1), np.float32))
     with pytest.raises(InputShapeError, match="takes float32, got int8"):
         session.run(np.zeros((1, 1, 28, 28), np.int8))
+
+
+@pytest.mark.parametrize("content, reason", [("[1, 2]", "unsupported schema None"),
+                                             ('{"schema": 9}', "unsupported schema 9"),
+                                             ("{not json", "invalid JSON")])
+def test_parse_manifest_rejects_bad_files(tmp_path, content, reason):
+    from edgecnn.artifacts import parse_manifest
+
+    path = tmp_path / "export.json"
+    path.write_text(content)
+    with pytest.raises(ValueError, match=reason):
+        parse_manifest(path)

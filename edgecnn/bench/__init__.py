@@ -18,8 +18,8 @@ Method, per model, in one process:
    (``peak_rss_scope`` = "model"), else the peak since the process started ("process").
 
 The harness overhead is the same timed loop around a call that does nothing, reported
-once per report. Inputs are real test images with ``--dataset``, else seeded random pixels;
-either way they go through the metadata record, so int8 inputs are quantized as the model expects.
+once per report. Inputs are real test images with ``--dataset``, else seeded random pixels.
+Both go through the metadata record, so int8 inputs are quantized as the model expects.
 
 The JSON report's schema is documented in ``edgecnn.bench.report`` and docs/bench-json-schema.md.
 """

@@ -113,7 +113,7 @@ def sweep(
 
 
 def _build_space(space_file, grid, choice, uniform, loguniform, samples):
-    """The space file's dimensions, then the command-line ones, which replace a file dimension of the same path."""
+    """Merge the space file's dimensions with the command-line ones, which replace a file dimension of the same path."""
     from edgecnn.sweep.space import SearchSpace, load_space_file, parse_assignment
 
     search_space = load_space_file(space_file) if space_file is not None else SearchSpace()
@@ -154,7 +154,7 @@ def _build_base(config_file, set_values, dataset, data_dir, no_download, validat
 
 
 def _print_outcome(outcome) -> None:
-    """The table and summary on stderr; the best trial's run directory alone on stdout, for scripts."""
+    """Print the table and summary on stderr, and the best trial's run directory alone on stdout for scripts."""
     from rich.table import Table
 
     from edgecnn.sweep.report import table

@@ -5,11 +5,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from edgecnn import fileio
-from edgecnn.artifacts import EXPORT_MANIFEST, EXPORT_MANIFEST_SCHEMA
+from edgecnn.artifacts import EXPORT_MANIFEST, EXPORT_MANIFEST_SCHEMA, parse_manifest
 from edgecnn.export import ExportError
 
 
@@ -19,13 +18,9 @@ def read_manifest(folder: Path) -> dict:
     if not path.exists():
         return {"schema": EXPORT_MANIFEST_SCHEMA, "artifacts": []}
     try:
-        manifest = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise ExportError(f"{path}: invalid JSON ({error}); fix or delete it, then export again") from None
-    if not isinstance(manifest, dict) or manifest.get("schema") != EXPORT_MANIFEST_SCHEMA:
-        raise ExportError(f"{path}: unsupported schema {manifest.get('schema') if isinstance(manifest, dict) else None!r} "
-                          f"(expected {EXPORT_MANIFEST_SCHEMA}); delete it, then export again")
-    return manifest
+        return parse_manifest(path)
+    except ValueError as error:
+        raise ExportError(f"{path}: {error}; fix or delete it, then export again") from None
 
 
 def merge_entries(manifest: dict, entries: list[dict]) -> dict:

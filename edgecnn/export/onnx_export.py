@@ -4,8 +4,8 @@ Exporter choice (torch 2.13): the TorchScript exporter (``dynamo=False``). It wr
 exactly the requested opset, keeps every weight inside the .onnx file and needs no
 onnxscript. The dynamo exporter writes opset 18 at minimum and converts down only when
 its version converter succeeds, and it writes external data unless given ``external_data=False``.
-NOTE: torch deprecates the TorchScript exporter from 2.9 on; when it is removed, switch
-to ``dynamo=True, external_data=False`` and keep reporting the opset read back from the file.
+NOTE: torch deprecates the TorchScript exporter from 2.9 on. When it is removed, switch to
+``dynamo=True, external_data=False`` and keep reporting the opset read back from the file.
 """
 
 from __future__ import annotations

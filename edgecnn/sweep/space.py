@@ -242,7 +242,7 @@ def _resolve(config: TrainConfig, path: str) -> tuple[Any, Any, Any]:
 
 
 def _list_index(items: list, part: str, path: str, where: str) -> int:
-    """An index into the stage-2 schedule, from a number (negative counts from the end) or a step name."""
+    """Return an index into the stage-2 schedule from a number (negative counts from the end) or a step name."""
     try:
         index = int(part)
     except ValueError:
@@ -262,7 +262,7 @@ def field_type(config: TrainConfig, path: str) -> Any:
 
 
 def canonical_path(config: TrainConfig, path: str) -> str:
-    """The path with list items named by their non-negative index, so two spellings compare equal."""
+    """Return the path with list items named by their non-negative index, so two spellings compare equal."""
     parts = path.split(".")
     canonical = []
     for depth in range(len(parts)):
@@ -346,7 +346,7 @@ def _coerce_to(value: Any, annotation: Any, path: str) -> Any:
 
 
 def to_plain(value: Any) -> Any:
-    """A JSON-ready copy of a converted value: dataclasses become dicts."""
+    """Return a JSON-ready copy of a converted value, with dataclasses turned into dicts."""
     if dataclasses.is_dataclass(value):
         return dataclasses.asdict(value)
     if isinstance(value, list):
@@ -382,7 +382,7 @@ def _type_name(annotation: Any) -> str:
 # --- Ray Tune ---
 
 def to_tune(space: SearchSpace, base: TrainConfig) -> dict[str, Any]:
-    """The param_space for ray.tune.Tuner: one entry per path, as a grid_search or a sampling domain."""
+    """Build the param_space of ray.tune.Tuner: one grid_search or sampling domain per path."""
     from ray import tune
 
     param_space: dict[str, Any] = {}
