@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import platform
+import subprocess
+from pathlib import Path
 
 
 def cpu_model() -> str:
@@ -29,8 +31,24 @@ def package_versions(names: tuple[str, ...]) -> dict[str, str | None]:
     return versions
 
 
+def source_commit() -> str | None:
+    """Return the git commit of the edgecnn source tree, with -dirty for uncommitted changes.
+
+    None for an installed wheel, or where git is missing.
+    """
+    root = Path(__file__).resolve().parent.parent
+    if not (root / ".git").exists():
+        return None
+    try:
+        return subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=12"], cwd=root,
+                              capture_output=True, text=True, check=True, timeout=10).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
 def describe(packages: tuple[str, ...] = ("edgecnn", "numpy", "torch")) -> dict:
     return {
+        "commit": source_commit(),
         "cpu": cpu_model(),
         "architecture": platform.machine(),
         "cores": os.cpu_count(),

@@ -52,9 +52,17 @@ def load_trained_model(path: Path | str) -> TrainedModel:
                               f"{payload.get('phase')!r}); pass checkpoints/final.pt of a finished run")
     preset = get_preset(payload["preset"])
     channels, side, num_classes = payload["in_channels"], payload["image_size"], payload["num_classes"]
-    # Build with throwaway initial weights, then load the trained ones.
-    model = preset.make_unified(preset.make_branch(channels, side, num_classes),
-                                preset.make_branch(channels, side, num_classes), num_classes)
+    # Build with throwaway initial weights, then load the trained ones. Checkpoints written
+    # before the single-branch method existed have no architecture key and hold a unified model.
+    architecture = payload.get("architecture", "unified")
+    if architecture == "branch":
+        model = preset.make_branch(channels, side, num_classes)
+    elif architecture == "unified":
+        model = preset.make_unified(preset.make_branch(channels, side, num_classes),
+                                    preset.make_branch(channels, side, num_classes), num_classes)
+    else:
+        raise CheckpointError(f"{checkpoint_path}: unknown architecture {architecture!r}; "
+                              "upgrade edgecnn to read this checkpoint")
     try:
         model.load_state_dict(payload["model"])
     except RuntimeError as error:

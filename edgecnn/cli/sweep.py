@@ -10,7 +10,7 @@ import typer
 
 from edgecnn.cli import app
 from edgecnn.cli.console import stderr, user_errors
-from edgecnn.cli.train import DatasetId
+from edgecnn.cli.train import DatasetId, PresetName
 from edgecnn.errors import ConfigError
 from edgecnn.sweep.options import METRICS, SweepOptions
 
@@ -49,6 +49,9 @@ def sweep(
         "--set", help="Fixed base value PATH=VALUE for every trial, e.g. stage2.schedule.fine-tune.epochs=3; "
                       "repeatable.", show_default=False)] = None,
     dataset: Annotated[Optional[DatasetId], typer.Option(help="Data set id.", show_default="mnist")] = None,
+    preset: Annotated[Optional[PresetName], typer.Option(
+        help="Recipe every trial starts from, as in `edgecnn train --preset`; ignored with --config.",
+        show_default="paper")] = None,
     data_dir: Annotated[Optional[Path], typer.Option(
         help="Folder with the data set files; must exist on every Ray node. Default: EDGECNN_DATA_DIR, "
              "else ~/.cache/edgecnn/datasets.", show_default=False)] = None,
@@ -99,8 +102,8 @@ def sweep(
             outcome = run_sweep(resume, resume=True, cpus=cpus, address=address)
         else:
             search_space = _build_space(space_file, grid, choice, uniform, loguniform, samples)
-            base = _build_base(config_file, set_values, dataset, data_dir, no_download, validation_size,
-                               train_limit, test_limit)
+            base = _build_base(config_file, set_values, dataset, preset, data_dir, no_download,
+                               validation_size, train_limit, test_limit)
             options = SweepOptions(
                 metric=metric.value, mode=None if mode is None else mode.value,
                 threads_per_trial=threads_per_trial, cpus=cpus, address=address, asha=asha,
@@ -128,13 +131,18 @@ def _build_space(space_file, grid, choice, uniform, loguniform, samples):
     return search_space
 
 
-def _build_base(config_file, set_values, dataset, data_dir, no_download, validation_size, train_limit,
+def _build_base(config_file, set_values, dataset, preset, data_dir, no_download, validation_size, train_limit,
                 test_limit):
-    """Merge the defaults, --config, --set and the data options, in that order of precedence."""
+    """Merge the preset's recipe or --config, then --set and the data options, in that order of precedence."""
     from edgecnn.sweep.space import read_config_file, set_path
-    from edgecnn.training.config import TrainConfig
+    from edgecnn.training.config import TrainConfig, default_config
 
-    base = read_config_file(config_file) if config_file is not None else TrainConfig()
+    if config_file is not None:
+        base = read_config_file(config_file)
+    else:
+        default = TrainConfig()
+        base = default_config(dataset.value if dataset is not None else default.dataset,
+                              preset.value if preset is not None else default.preset)
     for text in set_values or []:
         path, equals, value = text.partition("=")
         if not equals or not path.strip():

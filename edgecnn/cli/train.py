@@ -13,7 +13,7 @@ import typer
 from edgecnn.cli import app
 from edgecnn.cli.console import BarProgress, user_errors
 from edgecnn.errors import ConfigError, EdgecnnError, require
-from edgecnn.training.config import TrainConfig, default_config
+from edgecnn.training.config import METHODS, TrainConfig, default_config
 
 # Help shows the `paper` preset's defaults. With another preset, its recipe sets every option not given.
 DEFAULTS = TrainConfig()
@@ -31,6 +31,9 @@ class PresetName(str, enum.Enum):
     edge = "edge"
 
 
+MethodName = enum.Enum("MethodName", {name.replace("-", "_"): name for name in METHODS}, type=str)
+
+
 def _default(value) -> str:
     return "all cores" if value is None else str(value)
 
@@ -43,6 +46,10 @@ def train(
                                                "model) or edge (batch norm, separable convolutions, one-cycle); "
                                                "the defaults shown are those of paper.")] = PresetName(
         DEFAULTS.preset),
+    method: Annotated[MethodName, typer.Option(
+        help="two-stage (the paper's method), or for ablations: single-branch (the augmented branch alone, "
+             "no stage 2) or plain-fine-tune (stage 2 in one step, nothing frozen).")] = MethodName(
+        DEFAULTS.method),
     data_dir: Annotated[Optional[Path], typer.Option(
         help="Folder with the data set files (or, for 'folder', the image folder). "
              "Default: EDGECNN_DATA_DIR, else ~/.cache/edgecnn/datasets.", show_default=False)] = None,
@@ -124,7 +131,7 @@ def _build_config(context: typer.Context, config_file: Path | None, **options) -
         source = getattr(context.get_parameter_source(option), "name", None)
         return source not in ("DEFAULT", None)
 
-    simple = {"dataset": "dataset", "preset": "preset", "seed": "seed", "validation_size": "validation_size",
+    simple = {"dataset": "dataset", "preset": "preset", "method": "method", "seed": "seed", "validation_size": "validation_size",
               "train_limit": "train_limit", "test_limit": "test_limit", "image_size": "image_size",
               "channels": "channels"}
     for option, field_name in simple.items():

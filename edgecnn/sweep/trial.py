@@ -81,11 +81,11 @@ def train_or_read(run_dir: Path, on_epoch) -> dict:
 def epoch_metrics(record: dict) -> dict:
     """Build one epoch's report with the validation accuracy in percent.
 
-    Stage 1 has no single model yet, so its figure is the better of the two branches
-    (both see the original validation images).
+    Stage 1 has no single model yet, so its figure is the best of its branches
+    (all see the original validation images).
     """
     if record["stage"] == 1:
-        accuracy = max(record["val_accuracy_original"], record["val_accuracy_augmented"])
+        accuracy = max(value for key, value in record.items() if key.startswith("val_accuracy_"))
     else:
         accuracy = record["val_accuracy"]
     return {"val_accuracy": round(100 * accuracy, 4), "stage": record["stage"], "step": record["step"],

@@ -90,6 +90,13 @@ class Stage2Config:
     augment: bool = False  # train on copies changed by the `augment` settings instead of the original images
 
 
+# What the training run does, for measuring each stage's contribution:
+# two-stage: the method of the paper, stage 1 then stage 2 with progressive unfreezing;
+# single-branch: the augmented branch of stage 1 alone, which is the final model, and no stage 2;
+# plain-fine-tune: stage 1, then the unified model trained in one step with nothing frozen.
+METHODS = ("two-stage", "single-branch", "plain-fine-tune")
+
+
 def default_threads() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
@@ -100,6 +107,7 @@ class TrainConfig:
 
     dataset: str = "mnist"  # mnist, fashion-mnist, cifar10 or folder
     preset: str = "paper"
+    method: str = "two-stage"  # one of METHODS
     data_dir: str | None = None  # None: EDGECNN_DATA_DIR, else the per-user cache
     allow_download: bool = True
     image_size: int = 28  # input side in pixels for the folder data set; fixed by the others
@@ -122,6 +130,8 @@ class TrainConfig:
             raise ConfigError(f"invalid dataset '{self.dataset}'; choose one of: {', '.join(DATASET_IDS)}")
         if self.preset not in PRESET_NAMES:
             raise ConfigError(f"invalid preset '{self.preset}'; choose one of: {', '.join(PRESET_NAMES)}")
+        if self.method not in METHODS:
+            raise ConfigError(f"invalid method '{self.method}'; choose one of: {', '.join(METHODS)}")
         if self.threads < 1:
             raise ConfigError(f"invalid threads {self.threads}; use 1 or more")
         if self.validation_size < 1:
@@ -170,6 +180,22 @@ class TrainConfig:
             return cls(augment=augment, stage1=stage1, stage2=stage2, **values)
         except TypeError as error:
             raise ConfigError(f"invalid training configuration: {error}") from None
+
+
+def stage2_schedule(config: TrainConfig) -> list[UnfreezeStep]:
+    """Return the stage-2 steps that config's method runs: its schedule, one plain step, or none.
+
+    The plain step trains every layer group for as many epochs as the whole schedule,
+    with the settings of the schedule's last step, so both spend the same budget.
+    """
+    schedule = config.stage2.schedule
+    if config.method == "single-branch":
+        return []
+    if config.method == "plain-fine-tune" and schedule:
+        last = schedule[-1]
+        return [dataclasses.replace(last, name="plain-fine-tune", trainable=list(LAYER_GROUPS[config.preset]),
+                                    epochs=sum(step.epochs for step in schedule))]
+    return schedule
 
 
 def _check_schedule(schedule: str, warmup_fraction: float, where: str) -> None:

@@ -18,10 +18,12 @@ def plot_curves(history: list[dict], path: Path) -> None:
     figure, axes = plt.subplots(2, 2, figsize=(11, 7))
 
     x1 = range(1, len(stage1) + 1)
-    axes[0, 0].plot(x1, [r["train_loss"] for r in stage1], label="train (sum of both branches)")
+    axes[0, 0].plot(x1, [r["train_loss"] for r in stage1], label="train (sum over branches)")
     axes[0, 0].set_title("Stage 1 loss")
-    axes[0, 1].plot(x1, [100 * r["val_accuracy_original"] for r in stage1], label="branch 1 (original)")
-    axes[0, 1].plot(x1, [100 * r["val_accuracy_augmented"] for r in stage1], label="branch 2 (augmented)")
+    for key, label in (("val_accuracy_original", "branch 1 (original)"),
+                       ("val_accuracy_augmented", "branch 2 (augmented)")):
+        if stage1 and key in stage1[0]:  # the single-branch method has no original branch
+            axes[0, 1].plot(x1, [100 * r[key] for r in stage1], label=label)
     axes[0, 1].set_title("Stage 1 validation accuracy (%)")
 
     x2 = range(1, len(stage2) + 1)

@@ -22,6 +22,9 @@ from edgecnn.training.loop import InputPipeline, NoProgress, Progress, SplitTens
 
 log = logging.getLogger(__name__)
 
+# What a final checkpoint's weights are: the unified model of stage 2, or one stage-1 branch.
+ARCHITECTURE_UNIFIED = "unified"
+ARCHITECTURE_BRANCH = "branch"
 
 
 @dataclass
@@ -87,10 +90,13 @@ def train(run_dir: Path, progress: Progress | None = None,
              len(train_split), len(validation), len(test_split), side, side, channels)
 
     # Models: both branches start from the same seed-derived initial weights as on a fresh run.
+    # The single-branch method builds both too, so its branch starts from the same weights.
     torch.manual_seed(config.seed)
     memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
     dual = stage1.DualBranchModel(preset.make_branch(channels, side, num_classes),
                                   preset.make_branch(channels, side, num_classes)).to(memory_format=memory_format)
+    if config.method == "single-branch":
+        dual = stage1.AugmentedBranchModel(dual.branch_augmented)
     resume = _read_resume_state(run_dir)
     if resume is not None:
         ctx.history = list(resume["history"])
@@ -108,18 +114,23 @@ def train(run_dir: Path, progress: Progress | None = None,
     # Stage 2: the unified model from both trained branches. The new head draws its initial
     # weights from the seed of the last stage-1 epoch, which is the global random state of a run
     # that was never interrupted, so a run resumed at the stage boundary builds the same head.
-    stage1_epochs = sum(record["stage"] == 1 for record in ctx.history)
-    torch.manual_seed(epoch_seed(config.seed, 1, stage1_epochs))
-    unified = preset.make_unified(dual.branch_original, dual.branch_augmented, num_classes)
-    unified = unified.to(memory_format=memory_format)
-    unified = stage2.run_stage2(ctx, unified, resume)
+    # The single-branch method has no stage 2: its trained branch is the final model.
+    if config.method == "single-branch":
+        unified, architecture = dual.branch_augmented, ARCHITECTURE_BRANCH
+    else:
+        stage1_epochs = sum(record["stage"] == 1 for record in ctx.history)
+        torch.manual_seed(epoch_seed(config.seed, 1, stage1_epochs))
+        unified = preset.make_unified(dual.branch_original, dual.branch_augmented, num_classes)
+        unified = unified.to(memory_format=memory_format)
+        unified, architecture = stage2.run_stage2(ctx, unified, resume), ARCHITECTURE_UNIFIED
 
     # Test evaluation and reports.
     test_loss, test_accuracy = evaluate(unified, test_split, pipeline)
     val_loss, val_accuracy = evaluate(unified, validation, pipeline)
     results = _results(config, unified, ctx, channels, side, test_accuracy, val_accuracy, len(test_split))
     final = {
-        "kind": "edgecnn-model", "preset": config.preset, "dataset": config.dataset, "classes": train_set.classes,
+        "kind": "edgecnn-model", "preset": config.preset, "architecture": architecture,
+        "dataset": config.dataset, "classes": train_set.classes,
         "in_channels": channels, "image_size": side, "num_classes": num_classes,
         "normalization": {"scale": preset.scale, "mean": list(preset.mean), "std": list(preset.std)},
         "model": unified.state_dict(), "config": config.to_dict(), "epoch": len(ctx.history),
@@ -153,6 +164,7 @@ def _results(config, model, ctx, channels, side, test_accuracy, val_accuracy, te
     return {
         "dataset": config.dataset,
         "preset": config.preset,
+        "method": config.method,
         "test_accuracy": round(100 * test_accuracy, 4),  # percent
         "test_images": test_count,
         "val_accuracy": round(100 * val_accuracy, 4),  # percent

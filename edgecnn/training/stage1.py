@@ -2,7 +2,8 @@
 
 Each branch has its own output and loss; the optimized loss is their sum. Validation
 feeds both branches the original images, and each branch keeps the weights of its
-own best validation epoch.
+own best validation epoch. The single-branch method of an ablation trains the
+augmented branch alone with the same code.
 """
 
 from __future__ import annotations
@@ -29,16 +30,35 @@ class DualBranchModel(nn.Module):
         self.branch_original = branch_original
         self.branch_augmented = branch_augmented
 
+    def named_branches(self) -> list[tuple[str, nn.Module]]:
+        """Return (input kind, branch) pairs; the input kind says which images the branch trains on."""
+        return [("original", self.branch_original), ("augmented", self.branch_augmented)]
+
     def forward(self, original: torch.Tensor, augmented: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.branch_original(original), self.branch_augmented(augmented)
 
 
-def run_stage1(ctx: TrainingContext, model: DualBranchModel, resume: dict | None) -> DualBranchModel:
-    """Train both branches, then load each branch's best weights into model and return it."""
+class AugmentedBranchModel(nn.Module):
+    """The augmented branch of DualBranchModel alone, with the same parameter names."""
+
+    def __init__(self, branch_augmented: nn.Module):
+        super().__init__()
+        self.branch_augmented = branch_augmented
+
+    def named_branches(self) -> list[tuple[str, nn.Module]]:
+        return [("augmented", self.branch_augmented)]
+
+    def forward(self, augmented: torch.Tensor) -> torch.Tensor:
+        return self.branch_augmented(augmented)
+
+
+def run_stage1(ctx: TrainingContext, model: DualBranchModel | AugmentedBranchModel,
+               resume: dict | None) -> DualBranchModel | AugmentedBranchModel:
+    """Train the model's branches, then load each branch's best weights into model and return it."""
     config = ctx.config.stage1
     optimizer = _make_optimizer(config, model)
-    trackers = [loop.BestTracker(config.min_delta), loop.BestTracker(config.min_delta)]
-    branches = [model.branch_original, model.branch_augmented]
+    names, branches = zip(*model.named_branches())
+    trackers = [loop.BestTracker(config.min_delta) for _ in branches]
     first_epoch = 1
     if resume is not None:
         model.load_state_dict(resume["model"])
@@ -54,24 +74,25 @@ def run_stage1(ctx: TrainingContext, model: DualBranchModel, resume: dict | None
         for tracker, branch, accuracy in zip(trackers, branches, val_accuracy):
             tracker.update(accuracy, epoch, branch)
 
-        record = {"stage": 1, "step": "dual", "epoch": epoch, "train_loss": train_loss,
-                  "train_accuracy_original": train_accuracy[0], "train_accuracy_augmented": train_accuracy[1],
-                  "val_accuracy_original": val_accuracy[0], "val_accuracy_augmented": val_accuracy[1],
+        record = {"stage": 1, "step": "dual" if len(branches) == 2 else "single", "epoch": epoch,
+                  "train_loss": train_loss,
+                  **{f"train_accuracy_{name}": accuracy for name, accuracy in zip(names, train_accuracy)},
+                  **{f"val_accuracy_{name}": accuracy for name, accuracy in zip(names, val_accuracy)},
                   "learning_rate": optimizer.param_groups[0]["lr"], "epoch_seconds": timer.seconds()}
         stop = epoch >= config.min_epochs and all(t.epochs_without_improvement >= config.patience_epochs
                                                   for t in trackers)
         ctx.finish_epoch(record, PHASE, 0, epoch, model, optimizer,
                          {"trackers": [t.state_dict() for t in trackers],
                           "stage_finished": stop or epoch == config.max_epochs})
-        log.info("stage 1 epoch %d/%d: loss %.4f, val acc original %.2f%%, augmented %.2f%%, %.1f s",
-                 epoch, config.max_epochs, train_loss, 100 * val_accuracy[0], 100 * val_accuracy[1],
-                 record["epoch_seconds"])
+        accuracies = ", ".join(f"{name} {100 * accuracy:.2f}%" for name, accuracy in zip(names, val_accuracy))
+        log.info("stage 1 epoch %d/%d: loss %.4f, val acc %s, %.1f s", epoch, config.max_epochs, train_loss,
+                 accuracies, record["epoch_seconds"])
         if stop:
-            log.info("stage 1: neither branch improved by %.3f for %d epochs, stopping",
+            log.info("stage 1: no branch improved by %.3f for %d epochs, stopping",
                      config.min_delta, config.patience_epochs)
             break
 
-    for tracker, branch, name in zip(trackers, branches, ("original", "augmented")):
+    for tracker, branch, name in zip(trackers, branches, names):
         branch.load_state_dict(tracker.best_state)
         log.info("stage 1: %s branch keeps epoch %d (val acc %.2f%%)", name, tracker.best_epoch,
                  100 * tracker.best_accuracy)
@@ -86,14 +107,15 @@ def _make_optimizer(config, model: nn.Module) -> torch.optim.Optimizer:
                              weight_decay=config.weight_decay)
 
 
-def _train_one_epoch(ctx: TrainingContext, model: DualBranchModel, optimizer, epoch: int):
+def _train_one_epoch(ctx: TrainingContext, model: DualBranchModel | AugmentedBranchModel, optimizer, epoch: int):
     config = ctx.config.stage1
     seed = loop.epoch_seed(ctx.config.seed, 1, epoch)
     torch.manual_seed(seed)
     shuffle = torch.Generator().manual_seed(seed)
     augment_generator = torch.Generator().manual_seed(seed + 1)
     model.train()
-    total_loss, correct, seen = 0.0, [0, 0], 0
+    names, branches = zip(*model.named_branches())
+    total_loss, correct, seen = 0.0, [0] * len(branches), 0
     count = len(ctx.train)
     batches_per_epoch = -(-count // config.batch_size)
     ctx.progress.epoch_started(f"stage 1 epoch {epoch}", batches_per_epoch)
@@ -105,21 +127,21 @@ def _train_one_epoch(ctx: TrainingContext, model: DualBranchModel, optimizer, ep
                 config.warmup_fraction))
         unit_images = ctx.pipeline.to_unit_range(ctx.train.images[index])
         labels = ctx.train.labels[index]
-        original = ctx.pipeline.normalize(unit_images)
-        augmented = ctx.pipeline.normalize(augment_batch(unit_images, ctx.config.augment, augment_generator))
+        inputs = {"original": ctx.pipeline.normalize(unit_images),
+                  "augmented": ctx.pipeline.normalize(augment_batch(unit_images, ctx.config.augment,
+                                                                    augment_generator))}
 
-        logits_original, logits_augmented = model(original, augmented)
-        smoothing = config.label_smoothing
-        loss = nn.functional.cross_entropy(logits_original, labels, label_smoothing=smoothing) + \
-            nn.functional.cross_entropy(logits_augmented, labels, label_smoothing=smoothing)
+        logits = [branch(inputs[name]) for name, branch in zip(names, branches)]
+        loss = sum(nn.functional.cross_entropy(branch_logits, labels, label_smoothing=config.label_smoothing)
+                   for branch_logits in logits)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
 
         total_loss += loss.item() * len(labels)
-        correct[0] += (logits_original.argmax(1) == labels).sum().item()
-        correct[1] += (logits_augmented.argmax(1) == labels).sum().item()
+        for index, branch_logits in enumerate(logits):
+            correct[index] += (branch_logits.argmax(1) == labels).sum().item()
         seen += len(labels)
         ctx.progress.batch_finished()
     ctx.progress.epoch_finished()
-    return total_loss / seen, (correct[0] / seen, correct[1] / seen)
+    return total_loss / seen, [count / seen for count in correct]

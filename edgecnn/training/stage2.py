@@ -15,7 +15,7 @@ from torch import nn
 from edgecnn.nets.stats import count_parameters
 from edgecnn.training import loop
 from edgecnn.training.augment import augment_batch
-from edgecnn.training.config import UnfreezeStep
+from edgecnn.training.config import UnfreezeStep, stage2_schedule
 from edgecnn.training.context import TrainingContext
 
 log = logging.getLogger(__name__)
@@ -58,8 +58,8 @@ def make_optimizer(step: UnfreezeStep, model: nn.Module) -> torch.optim.Optimize
 
 
 def run_stage2(ctx: TrainingContext, model: nn.Module, resume: dict | None) -> nn.Module:
-    """Run every step of the unfreezing schedule on model and return it."""
-    schedule = ctx.config.stage2.schedule
+    """Run every step of the method's stage-2 schedule on model and return it."""
+    schedule = stage2_schedule(ctx.config)
     first_step = resume["step_index"] if resume is not None else 0
     for step_index in range(first_step, len(schedule)):
         step_resume = resume if resume is not None and step_index == resume["step_index"] else None
