@@ -89,6 +89,23 @@ def test_space_rejects_same_field_twice():
         space.validate(twice, TrainConfig())
 
 
+def test_preset_recipe_is_the_base(tmp_path):
+    from edgecnn.cli.sweep import _build_base
+    from edgecnn.cli.train import DatasetId, PresetName
+    from edgecnn.training.config import default_config
+
+    base = _build_base(None, ["stage1.max_epochs=2"], DatasetId.fashion_mnist, PresetName.edge, None, False,
+                       None, None, None)
+    expected = default_config("fashion-mnist", "edge")
+    expected.stage1.max_epochs = 2
+    assert base == expected
+    # The method grid of an ablation validates against that base.
+    result = runner.invoke(app, ["sweep", "--preset", "edge", "--grid", "method=two-stage,one-branch",
+                                 "--project", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "invalid method 'one-branch'" in error_line(result)
+
+
 def test_pareto_front():
     from edgecnn.sweep.plot import pareto_front
 

@@ -1,0 +1,173 @@
+"""Generate benchmarks/RESULTS.md from the recorded JSON results; nothing in it is typed by hand.
+
+Usage: python benchmarks/results_md.py
+
+Reads, all under benchmarks/results/:
+    train-paper.json, train-edge.json  training runs (train_presets.py)
+    bench.json                          the shipped artifacts measured by `edgecnn bench` (bench_artifacts.py)
+    ablation.json                       the ablation's finished runs (ablation.py)
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from edgecnn import fileio  # noqa: E402
+
+RESULTS = HERE / "results"
+DATASETS = ("mnist", "fashion-mnist", "cifar10")
+PRESETS = ("paper", "edge")
+METHODS = ("two-stage", "single-branch", "plain-fine-tune")
+
+# Isong (2025), arXiv 2501.15547: test accuracy (percent) and parameters of the same two-stage model.
+PAPER = {"mnist": (99.0, "14,862"), "fashion-mnist": (89.0, "14,862"), "cifar10": (65.0, "under 20,000")}
+# Goals of the edge preset for its shipped int8 artifacts, in percent on the test images used here.
+TARGETS = {"mnist": 99.6, "fashion-mnist": 92.5, "cifar10": 84.0}
+CIFAR_VALIDATION_TARGET = 85.0  # on the 5,000 validation images, MLPerf Tiny's quality target
+TEST_NOTE = {"cifar10": "first 1,000 test images"}
+
+
+def read(name: str) -> dict | None:
+    path = RESULTS / name
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def machine_text(environment: dict) -> str:
+    packages = ", ".join(f"{name} {version}" for name, version in environment.get("packages", {}).items()
+                         if version)
+    return (f"{environment['cpu']} ({environment['architecture']}, {environment['cores']} cores), "
+            f"Python {environment['python']}, {packages}")
+
+
+def training_runs() -> dict[tuple[str, str], dict]:
+    """Map (data set, preset) to the recorded run and the commit that produced it."""
+    runs = {}
+    for preset in PRESETS:
+        document = read(f"train-{preset}.json")
+        for run in (document or {}).get("runs", []):
+            commit = run["environment"].get("commit") or document.get("commit")
+            runs[run["dataset"], preset] = dict(run, commit=commit, commit_kind=document.get("commit_kind",
+                                                                                             "recorded"))
+    return runs
+
+
+def int8_rows(bench: dict | None) -> dict[tuple[str, str], dict]:
+    """Map (data set, preset) to the 1-thread benchmark row of its int8 TFLite artifact."""
+    rows = {}
+    for row in (bench or {}).get("models", []):
+        if row["threads"] == 1 and row["format"] == "tflite" and row["name"].endswith("-int8.tflite"):
+            rows[row["dataset"], row["preset"]] = row
+    return rows
+
+
+def comparison_table(runs: dict, bench: dict | None) -> list[str]:
+    int8 = int8_rows(bench)
+    lines = ["| data set | model | float test (%) | int8 TFLite test (%) | goal (%) | validation (%) | parameters "
+             "| int8 file (bytes) | training (min) | int8 p50, batch 1 (µs) | commit |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for dataset in DATASETS:
+        accuracy, params = PAPER[dataset]
+        lines.append(f"| {dataset} | paper (Isong 2025) | {accuracy:.0f} | | | | {params} | | | | |")
+        for preset in PRESETS:
+            run, row = runs.get((dataset, preset)), int8.get((dataset, preset))
+            if run is None and row is None:
+                lines.append(f"| {dataset} | {preset} preset | not run yet | | | | | | | | |")
+                continue
+            goal = f"{TARGETS[dataset]:.1f}" if preset == "edge" else ""
+            cells = [
+                f"{run['test_accuracy']:.2f}" if run else "",
+                f"{row['accuracy_top1_percent']:.2f}" if row and row.get("accuracy_top1_percent") else "",
+                goal,
+                f"{run['val_accuracy']:.2f}" if run else "",
+                f"{run['params']:,}" if run else "",
+                f"{row['file_size_bytes']:,}" if row else "",
+                f"{run['train_wall_seconds'] / 60:.1f}" if run else "",
+                f"{1000 * row['latency_ms']['p50']:.0f}" if row else "",
+                (run["commit"] or "unknown") + ("" if run["commit_kind"] == "trained" else " (recorded)")
+                if run else "",
+            ]
+            lines.append(f"| {dataset} | {preset} preset | " + " | ".join(cells) + " |")
+    return lines
+
+
+def ablation_table(ablation: dict | None) -> list[str]:
+    groups: dict[tuple[str, str, str], list[dict]] = {}
+    for run in (ablation or {}).get("runs", []):
+        groups.setdefault((run["dataset"], run["preset"], run["method"]), []).append(run)
+    if not groups:
+        return ["No ablation run has finished yet."]
+    lines = ["| data set | preset | method | seeds | test mean (%) | test std (pp) | validation mean (%) "
+             "| parameters | training mean (min) | commits |",
+             "|---|---|---|---|---:|---:|---:|---:|---:|---|"]
+    for dataset in DATASETS:
+        for preset in PRESETS:
+            for method in METHODS:
+                runs = sorted(groups.get((dataset, preset, method), []), key=lambda run: run["seed"])
+                if not runs:
+                    continue
+                test = [run["test_accuracy"] for run in runs]
+                # Sample standard deviation over seeds; one seed has none.
+                spread = f"{statistics.stdev(test):.2f}" if len(test) > 1 else "n/a"
+                commits = sorted({run["environment"].get("commit") or "unknown" for run in runs})
+                lines.append(
+                    f"| {dataset} | {preset} | {method} | {', '.join(str(run['seed']) for run in runs)} "
+                    f"| {statistics.mean(test):.2f} | {spread} "
+                    f"| {statistics.mean(run['val_accuracy'] for run in runs):.2f} | {runs[0]['params']:,} "
+                    f"| {statistics.mean(run['train_wall_seconds'] for run in runs) / 60:.1f} "
+                    f"| {', '.join(commits)} |")
+    return lines
+
+
+def main() -> None:
+    runs, bench, ablation = training_runs(), read("bench.json"), read("ablation.json")
+    machines = {machine_text(run["environment"]) for run in runs.values()}
+    lines = [
+        "# Results",
+        "",
+        "Generated by `python benchmarks/results_md.py` from the JSON files in `benchmarks/results/`.",
+        "Do not edit by hand; rerun the scripts named below instead.",
+        "",
+        "## The paper, the `paper` preset and the `edge` preset",
+        "",
+        "Test accuracy is on the full test set, except CIFAR-10: "
+        f"{TEST_NOTE['cifar10']}, the only ones available here. Validation accuracy is the float",
+        "model's, on the images held out from training (10,000 for `paper`, 5,000 for `edge`).",
+        "The int8 TFLite accuracy, file size and latency come from `edgecnn bench --dataset` on the",
+        "shipped artifacts (LiteRT, 1 thread). Training time is the sum of the epochs' wall times",
+        "on the machine below, often shared with other jobs. A commit marked \"recorded\" is the one",
+        "at which the figures were recorded; those runs did not record their own.",
+        "",
+        *comparison_table(runs, bench),
+        "",
+        f"Goal for CIFAR-10 on the validation images: {CIFAR_VALIDATION_TARGET:.0f}% (the figure above is "
+        "the float model's).",
+        "",
+        "Sources: `benchmarks/train_presets.py` (training), `benchmarks/bench_artifacts.py --dataset auto` "
+        "(benchmarks).",
+        "",
+        "## Ablation: what each stage contributes",
+        "",
+        "Each method trained with the preset's recipe, one torch thread per run (`benchmarks/ablation.py`):",
+        "`two-stage` is the full method, `single-branch` the augmented branch alone without stage 2,",
+        "`plain-fine-tune` stage 1 followed by one fine-tuning step with nothing frozen.",
+        "",
+        *ablation_table(ablation),
+        "",
+        "## Machines",
+        "",
+        *[f"- training: {text}" for text in sorted(machines)],
+    ]
+    if bench:
+        lines.append(f"- benchmarks: {machine_text(bench['environment'])}, measured {bench['created_utc']}")
+    fileio.write_text(HERE / "RESULTS.md", "\n".join(lines) + "\n")
+    print(HERE / "RESULTS.md")
+
+
+if __name__ == "__main__":
+    main()
