@@ -71,7 +71,7 @@ def main() -> None:
     parser.add_argument("--preset", choices=["paper", "edge"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
-    parser.add_argument("--cpus", type=int, default=2, help="trials run in parallel, one torch thread each")
+    parser.add_argument("--cpus", type=int, default=2, help="trials to run in parallel, with one torch thread each")
     parser.add_argument("--project", type=Path, default=Path("runs/ablation"))
     parser.add_argument("--out", type=Path, default=HERE / "results" / "ablation.json")
     args = parser.parse_args()

@@ -65,12 +65,23 @@ def main() -> int:
     if checkpoints and runtime_installed("torch"):
         combined = merge(combined, run_benchmarks(checkpoints, dataclasses.replace(config, runtime="torch")))
 
+    # Paths relative to the repository, so the recorded results name no local folder.
+    for row in combined.models:
+        row.path = relative_to_repo(row.path)
+    for entry in combined.skipped:
+        entry["path"] = relative_to_repo(entry["path"])
+
     # One JSON document for all rows; its "method" records the configuration shared by every row.
     args.output_dir.mkdir(parents=True, exist_ok=True)
     reports.write_json(combined, args.output_dir / "bench.json")
     reports.write_markdown(combined, args.output_dir / "bench.md")
     print(reports.markdown_text(combined))
     return 0
+
+
+def relative_to_repo(path: str) -> str:
+    resolved = Path(path).resolve()
+    return str(resolved.relative_to(REPO_ROOT)) if resolved.is_relative_to(REPO_ROOT) else path
 
 
 def merge(combined: BenchReport | None, report: BenchReport) -> BenchReport:

@@ -13,7 +13,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from edgecnn import fileio  # noqa: E402
+from edgecnn.modelfile import load_trained_model  # noqa: E402
+from edgecnn.nets.stats import count_parameters  # noqa: E402
 from edgecnn.training import checkpoint  # noqa: E402
+from edgecnn.training.config import default_config  # noqa: E402
 
 MODELS = REPO / "models"
 LICENSES = {
@@ -25,16 +28,24 @@ TEST_NOTE = {"cifar10": " (first 1,000 test images only)"}
 
 
 def train_command(payload: dict) -> str:
+    """Return the `edgecnn train` command that reproduces the checkpoint, with the options it needs."""
     config = payload["config"]
-    return (f"edgecnn train --dataset {config['dataset']} --preset {config['preset']} --seed {config['seed']} "
-            f"--threads {config['threads']}")
+    recipe = default_config(config["dataset"], config["preset"])
+    command = (f"edgecnn train --dataset {config['dataset']} --preset {config['preset']} --seed {config['seed']} "
+               f"--threads {config['threads']}")
+    if config["stage1"]["max_epochs"] != recipe.stage1.max_epochs:
+        command += f" --stage1-epochs {config['stage1']['max_epochs']}"
+    if config["stage2"]["schedule"][-1]["epochs"] != recipe.stage2.schedule[-1].epochs:
+        command += f" --fine-tune-epochs {config['stage2']['schedule'][-1]['epochs']}"
+    return command
 
 
 def model_section(folder: Path) -> list[str]:
     name = folder.name
     payload = checkpoint.load(folder / f"{name}.pt")
     metrics = payload["metrics"]
-    params = sum(tensor.numel() for key, tensor in payload["model"].items())
+    # Learnable parameters only: the state dict also holds batch-norm running statistics.
+    params = count_parameters(load_trained_model(folder / f"{name}.pt").model)
     dataset = payload["dataset"]
     lines = [
         f"## {name}",

@@ -79,7 +79,11 @@ def comparison_table(runs: dict, bench: dict | None) -> list[str]:
             if run is None and row is None:
                 lines.append(f"| {dataset} | {preset} preset | not run yet | | | | | | | | |")
                 continue
-            goal = f"{TARGETS[dataset]:.1f}" if preset == "edge" else ""
+            goal = ""
+            if preset == "edge":
+                goal = f"{TARGETS[dataset]:.1f}"
+                if row and row.get("accuracy_top1_percent"):
+                    goal += ", met" if row["accuracy_top1_percent"] >= TARGETS[dataset] else ", missed"
             cells = [
                 f"{run['test_accuracy']:.2f}" if run else "",
                 f"{row['accuracy_top1_percent']:.2f}" if row and row.get("accuracy_top1_percent") else "",

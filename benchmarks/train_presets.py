@@ -4,8 +4,8 @@ Usage:
     EDGECNN_DATA_DIR=../shared/datasets python benchmarks/train_presets.py --preset edge [--datasets mnist ...]
     python benchmarks/train_presets.py --from-runs runs/train/mnist-paper runs/train/cifar10-paper ...
 
-The first form trains each data set from scratch with the preset's recipe (about 10 to
-60 minutes each on 2 cores); the second records finished run directories. Either way the
+The first form trains each data set from scratch with the preset's recipe, which takes
+about 10 to 60 minutes each on 2 cores. The second records finished run directories. Either way the
 figures come from each run's results.json and go to benchmarks/results/train-PRESET.json
 and train-PRESET.md, one pair per preset.
 """
@@ -94,8 +94,8 @@ def main() -> None:
                                                     "train_wall_seconds", "seed", "threads", "environment")}
         by_preset.setdefault(record["preset"], []).append(record)
     for preset, records in by_preset.items():
-        # The machine and commit that trained the runs, as each run recorded them; runs from
-        # before results recorded a commit fall back to the commit recorded here earlier.
+        # The machine and commit that trained the runs, as each run recorded them. Runs from
+        # before results.json named a commit fall back to the commit recorded here earlier.
         machine = records[0]["environment"]
         path = args.out / f"train-{preset}.json"
         earlier = json.loads(path.read_text()) if path.is_file() else {}

@@ -25,8 +25,10 @@ def test_version():
 def test_help_shows_defaults_and_units():
     result = runner.invoke(app, ["train", "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0
-    assert "[default: 20]" in result.output  # stage-1 epochs, from Stage1Config
-    assert "[default: 10000]" in result.output  # validation size, from TrainConfig
+    # The default preset's MNIST recipe, from default_config.
+    assert "[default: edge]" in result.output
+    assert "[default: 20]" in result.output  # stage-1 epochs
+    assert "[default: 5000]" in result.output  # validation size
     assert "pixels" in result.output
 
 
@@ -35,17 +37,21 @@ def test_train_tiny_run_then_resume_rejected(tmp_path, data_dir):
             *TINY]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
-    final = tmp_path / "fashion-mnist-paper" / "checkpoints" / "final.pt"
+    # Without --preset, the edge recipe for Fashion-MNIST: its batch size and crops.
+    final = tmp_path / "fashion-mnist-edge" / "checkpoints" / "final.pt"
     assert final.is_file()
     assert str(final) in result.stdout
-    results = json.loads((tmp_path / "fashion-mnist-paper" / "results.json").read_text())
+    results = json.loads((tmp_path / "fashion-mnist-edge" / "results.json").read_text())
     assert results["dataset"] == "fashion-mnist"
+    saved = json.loads((tmp_path / "fashion-mnist-edge" / "config.json").read_text())
+    assert saved["stage1"]["batch_size"] == 128
+    assert saved["augment"]["crop_padding_px"] == 2
 
     again = runner.invoke(app, args)
     assert again.exit_code == 0, again.output
-    assert (tmp_path / "fashion-mnist-paper-2" / "results.json").is_file()
+    assert (tmp_path / "fashion-mnist-edge-2" / "results.json").is_file()
 
-    resumed = runner.invoke(app, ["train", "--resume", str(tmp_path / "fashion-mnist-paper")])
+    resumed = runner.invoke(app, ["train", "--resume", str(tmp_path / "fashion-mnist-edge")])
     assert resumed.exit_code == 2
     assert "already finished" in resumed.output
 

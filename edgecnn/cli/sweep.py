@@ -13,6 +13,7 @@ from edgecnn.cli.console import stderr, user_errors
 from edgecnn.cli.train import DatasetId, PresetName
 from edgecnn.errors import ConfigError
 from edgecnn.sweep.options import METRICS, SweepOptions
+from edgecnn.training.config import DEFAULT_PRESET
 
 DEFAULTS = SweepOptions()
 
@@ -51,7 +52,7 @@ def sweep(
     dataset: Annotated[Optional[DatasetId], typer.Option(help="Data set id.", show_default="mnist")] = None,
     preset: Annotated[Optional[PresetName], typer.Option(
         help="Recipe every trial starts from, as in `edgecnn train --preset`; ignored with --config.",
-        show_default="paper")] = None,
+        show_default=DEFAULT_PRESET)] = None,
     data_dir: Annotated[Optional[Path], typer.Option(
         help="Folder with the data set files; must exist on every Ray node. Default: EDGECNN_DATA_DIR, "
              "else ~/.cache/edgecnn/datasets.", show_default=False)] = None,
@@ -109,8 +110,7 @@ def sweep(
                 threads_per_trial=threads_per_trial, cpus=cpus, address=address, asha=asha,
                 asha_grace_epochs=asha_grace_epochs, asha_reduction_factor=asha_reduction_factor,
                 export_int8=export_int8, bench=bench, max_failures=max_failures)
-            sweep_dir = create_sweep(base, search_space, options, project, name)
-            stderr.print(f"sweep directory: {sweep_dir}")
+            sweep_dir = create_sweep(base, search_space, options, project, name)  # logs the directory
             outcome = run_sweep(sweep_dir)
         _print_outcome(outcome)
 
@@ -140,9 +140,8 @@ def _build_base(config_file, set_values, dataset, preset, data_dir, no_download,
     if config_file is not None:
         base = read_config_file(config_file)
     else:
-        default = TrainConfig()
-        base = default_config(dataset.value if dataset is not None else default.dataset,
-                              preset.value if preset is not None else default.preset)
+        base = default_config(dataset.value if dataset is not None else TrainConfig().dataset,
+                              preset.value if preset is not None else DEFAULT_PRESET)
     for text in set_values or []:
         path, equals, value = text.partition("=")
         if not equals or not path.strip():
@@ -176,7 +175,9 @@ def _print_outcome(outcome) -> None:
         rich_table.add_column(headers[index], overflow="fold")
     for row, row_cells in zip(report.rows, cells):
         rich_table.add_row(*[row_cells[i] for i in visible], style="bold green" if row is report.best else None)
-    stderr.print(rich_table)
+    # Rich wraps to 80 columns when stderr is no terminal (a log file, CI), which squeezes
+    # every column, so a redirected table gets the width it needs.
+    stderr.print(rich_table, width=None if stderr.is_terminal else 250)
     for row in report.rows:
         if row["error"]:
             stderr.print(f"trial {row['trial_id']} failed: {row['error']}", markup=False, highlight=False)

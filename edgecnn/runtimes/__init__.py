@@ -127,7 +127,7 @@ def open_session(path: Path | str, runtime: str = "auto", threads: int = 1) -> S
     """
     path = Path(path)
     if threads < 1:
-        raise ModelFileError(f"invalid thread count {threads}; use 1 or more")
+        raise ModelFileError(f"invalid threads {threads}; use 1 or more")
     chosen = resolve_runtime(path, runtime)
     if not path.is_file():
         raise ModelFileError(f"model file {path} not found")

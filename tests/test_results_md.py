@@ -1,0 +1,40 @@
+"""benchmarks/results_md.py: the tables of RESULTS.md, built from recorded runs."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "results_md.py"
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("results_md", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run(seed: int, method: str, test_accuracy: float) -> dict:
+    return {"dataset": "mnist", "preset": "edge", "method": method, "seed": seed, "test_accuracy": test_accuracy,
+            "val_accuracy": 99.0, "params": 14790, "train_wall_seconds": 600.0,
+            "environment": {"commit": "abc123"}}
+
+
+def test_ablation_rows_mean_and_sample_std():
+    results_md = load_script()
+    ablation = {"runs": [run(1, "two-stage", 99.4), run(0, "two-stage", 99.2), run(0, "single-branch", 99.0)]}
+    rows = [line for line in results_md.ablation_table(ablation) if line.startswith("| mnist")]
+    assert len(rows) == 2
+    two_stage = rows[0].split(" | ")
+    assert two_stage[2:7] == ["two-stage", "0, 1", "99.30", "0.14", "99.00"]
+    assert "| n/a |" in rows[1]  # one seed has no spread
+
+
+def test_ablation_table_without_runs():
+    assert load_script().ablation_table(None) == ["No ablation run has finished yet."]
+
+
+def test_comparison_marks_missing_preset():
+    lines = load_script().comparison_table({}, None)
+    assert "| cifar10 | edge preset | not run yet |" in "\n".join(lines)
