@@ -44,7 +44,7 @@ def model_section(folder: Path) -> list[str]:
     name = folder.name
     payload = checkpoint.load(folder / f"{name}.pt")
     metrics = payload["metrics"]
-    # Learnable parameters only: the state dict also holds batch-norm running statistics.
+    # Learnable parameters only: the state dict also contains batch-norm running statistics.
     params = count_parameters(load_trained_model(folder / f"{name}.pt").model)
     dataset = payload["dataset"]
     lines = [

@@ -100,6 +100,21 @@ def comparison_table(runs: dict, bench: dict | None) -> list[str]:
     return lines
 
 
+def stages_table(runs: dict) -> list[str]:
+    """Validation accuracy of each branch after stage 1 and of the unified model after each stage-2 step."""
+    lines = ["| data set | preset | original branch | augmented branch | stage-2 steps, in order |",
+             "|---|---|---:|---:|---|"]
+    for (dataset, preset), run in sorted(runs.items()):
+        stages = run.get("stages")
+        if not stages:
+            continue
+        branches = stages["stage1_best_val"]
+        steps = ", ".join(f"{name} {value:.2f}" for name, value in stages["stage2_final_val"].items())
+        lines.append(f"| {dataset} | {preset} | {branches.get('original', float('nan')):.2f} "
+                     f"| {branches.get('augmented', float('nan')):.2f} | {steps} |")
+    return lines
+
+
 def ablation_table(ablation: dict | None) -> list[str]:
     groups: dict[tuple[str, str, str], list[dict]] = {}
     for run in (ablation or {}).get("runs", []):
@@ -155,6 +170,14 @@ def main() -> None:
         "Sources: `benchmarks/train_presets.py` (training), `benchmarks/bench_artifacts.py --dataset auto` "
         "(benchmarks).",
         "",
+        "## Through the stages",
+        "",
+        "Validation accuracy (%) of the runs above: each stage-1 branch at its best epoch, which",
+        "stage 2 starts from, then the unified model at the end of each stage-2 step (a step with",
+        "patience ends on its best epoch).",
+        "",
+        *stages_table(runs),
+        "",
         "## Ablation: what each stage contributes",
         "",
         "Each method trained with the preset's recipe, one torch thread per run (`benchmarks/ablation.py`):",
@@ -168,7 +191,9 @@ def main() -> None:
         *[f"- training: {text}" for text in sorted(machines)],
     ]
     if bench:
-        lines.append(f"- benchmarks: {machine_text(bench['environment'])}, measured {bench['created_utc']}")
+        commit = bench["environment"].get("commit") or "unknown"
+        lines.append(f"- benchmarks: {machine_text(bench['environment'])}, measured {bench['created_utc']} "
+                     f"at commit {commit}")
     fileio.write_text(HERE / "RESULTS.md", "\n".join(lines) + "\n")
     print(HERE / "RESULTS.md")
 

@@ -43,6 +43,29 @@ def train_datasets(preset: str, datasets: list[str], threads: int, project: Path
     return run_dirs
 
 
+def stage_summary(run_dir: Path) -> dict:
+    """Return the best stage-1 validation accuracy of each branch and each stage-2 step's final one (percent).
+
+    A step with patience restores its best epoch, so its final accuracy is its best; any
+    other step ends with the weights of its last epoch.
+    """
+    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    schedule = json.loads((run_dir / "config.json").read_text())["stage2"]["schedule"]
+    restores_best = {step["name"] for step in schedule if step.get("patience_epochs")}
+    branches = {}
+    for key in ("val_accuracy_original", "val_accuracy_augmented"):
+        values = [record[key] for record in records if record["stage"] == 1 and key in record]
+        if values:
+            branches[key.removeprefix("val_accuracy_")] = round(100 * max(values), 2)
+    steps: dict[str, float] = {}
+    for record in records:
+        if record["stage"] == 2:
+            value = round(100 * record["val_accuracy"], 2)
+            steps[record["step"]] = max(value, steps.get(record["step"], 0.0)) if record["step"] in restores_best \
+                else value
+    return {"stage1_best_val": branches, "stage2_final_val": steps}
+
+
 def commit() -> str | None:
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True,
@@ -92,6 +115,7 @@ def main() -> None:
         record = {key: results.get(key) for key in ("dataset", "preset", "method", "test_accuracy", "test_images",
                                                     "val_accuracy", "params", "macs", "epochs",
                                                     "train_wall_seconds", "seed", "threads", "environment")}
+        record["stages"] = stage_summary(run_dir)
         by_preset.setdefault(record["preset"], []).append(record)
     for preset, records in by_preset.items():
         # The machine and commit that trained the runs, as each run recorded them. Runs from

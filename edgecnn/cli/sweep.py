@@ -175,7 +175,7 @@ def _print_outcome(outcome) -> None:
         rich_table.add_column(headers[index], overflow="fold")
     for row, row_cells in zip(report.rows, cells):
         rich_table.add_row(*[row_cells[i] for i in visible], style="bold green" if row is report.best else None)
-    # Rich wraps to 80 columns when stderr is no terminal (a log file, CI), which squeezes
+    # Rich wraps at 80 columns when stderr is not a terminal (a log file, CI). That squeezes
     # every column, so a redirected table gets the width it needs.
     stderr.print(rich_table, width=None if stderr.is_terminal else 250)
     for row in report.rows:
