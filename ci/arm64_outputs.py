@@ -30,10 +30,11 @@ import numpy as np
 FLOAT_ATOL = 1e-4  # max absolute difference of float outputs (logits) between two machines
 QUANTIZED_STEPS = 1  # max difference of integer outputs, in quantization steps
 # NOTE: LiteRT 2.3.0 runs int8 graphs through XNNPACK, whose arm64 and x86_64 kernels round
-# requantization differently. On the shipped MNIST int8 model, 180 of 10,000 outputs differed by
-# one step, 12 by two and 1 by three, with no top-1 change. tflite-runtime 2.14 and onnxruntime
-# 1.32 matched exactly, so only LiteRT's integer outputs are allowed three steps.
-LITERT_QUANTIZED_STEPS = 3
+# requantization differently. On the shipped paper MNIST int8 model, 180 of 10,000 outputs
+# differed by one step, 12 by two and 1 by three, with no top-1 change. The deeper edge models
+# differ by up to 4 steps (Fashion-MNIST), with top-1 changes only between near-tied classes.
+# tflite-runtime 2.14 matched exactly, so only LiteRT's integer outputs are allowed 4 steps.
+LITERT_QUANTIZED_STEPS = 4
 BATCH_SIZE = 100  # images per call for artifacts with a dynamic batch dimension
 DUMP_RECORD = "outputs.json"
 
@@ -123,11 +124,28 @@ def tolerance_of(entry: dict) -> tuple[float, str]:
     if np.issubdtype(np.dtype(entry["output_dtype"]), np.integer):
         steps = LITERT_QUANTIZED_STEPS if entry.get("runtime", "").startswith("litert") else QUANTIZED_STEPS
         return float(steps), "quantization step"
-    # NOTE: a quantized model with float outputs (ONNX QDQ) gets FLOAT_ATOL, because its metadata
-    # records no output scale. One step of its last DequantizeLinear would be the fair tolerance.
+    # A quantized model with float outputs (ONNX QDQ) records no output scale in its metadata,
+    # so compare() measures the grid its outputs lie on instead (output_grid_step).
     if entry.get("output_scale"):
         return float(entry["output_scale"]), "output_scale"
     return FLOAT_ATOL, "absolute"
+
+
+def output_grid_step(values: np.ndarray) -> float | None:
+    """Return the spacing of the grid that every value lies on, or None when they lie on none.
+
+    The float outputs of an ONNX QDQ model come from its last DequantizeLinear, so they are
+    multiples of that node's scale (with a zero point of 0). Continuous float outputs have
+    neighbours closer than FLOAT_ATOL, so they get None.
+    """
+    unique = np.unique(values.astype(np.float64))
+    if unique.size < 3:
+        return None
+    step = float(np.diff(unique).min())
+    if step <= FLOAT_ATOL:
+        return None
+    multiples = (unique - unique[0]) / step
+    return step if np.abs(multiples - np.round(multiples)).max() < 1e-3 else None
 
 
 def top_two_gap(scores: np.ndarray) -> np.ndarray:
@@ -162,15 +180,21 @@ def compare(reference_dir: Path, candidate_dir: Path) -> dict:
         if cand is None:
             results.append({"artifact": name, "ok": False, "problem": "missing from the candidate dump"})
             continue
+        reference_outputs = np.load(reference_dir / f"{name}.npy")
+        candidate_outputs = np.load(candidate_dir / f"{name}.npy")
         tolerance, unit = tolerance_of(ref)
+        # onnxruntime's int8 kernels differ by one step of the output grid between arm64 and
+        # x86_64 on the edge CIFAR-10 model (16 of 5,000 values), as LiteRT's do.
+        grid_step = output_grid_step(reference_outputs) if unit == "absolute" else None
+        if grid_step is not None:
+            tolerance, unit = QUANTIZED_STEPS * grid_step, "output grid step"
         result = {"artifact": name, "runtime": cand["runtime"], "reference_runtime": ref["runtime"],
                   "tolerance": tolerance, "tolerance_unit": unit,
                   "same_artifact": ref["artifact_sha256"] == cand["artifact_sha256"],
                   "same_inputs": ref["inputs_sha256"] == cand["inputs_sha256"],
                   "reference_accuracy_percent": ref["accuracy_percent"],
                   "accuracy_percent": cand["accuracy_percent"], "images": cand["images"]}
-        result.update(compare_outputs(np.load(reference_dir / f"{name}.npy"),
-                                      np.load(candidate_dir / f"{name}.npy"), tolerance))
+        result.update(compare_outputs(reference_outputs, candidate_outputs, tolerance))
         result["ok"] = (result["same_artifact"] and result["same_inputs"]
                         and result["values_over_tolerance"] == 0 and result["top1_mismatches_not_near_tie"] == 0)
         results.append(result)
