@@ -89,3 +89,18 @@ def test_cli_method_option(tmp_path, data_dir):
                                       "--project", str(tmp_path)])
     assert result.exit_code == 2
     assert "single-branch" in result.output
+
+
+def test_ablation_run_named_for_method(tmp_path, data_dir):
+    config = tiny_config("mnist", data_dir, method="plain-fine-tune")
+    assert start_run(config, tmp_path).name == "mnist-paper-plain-fine-tune"
+    config.method = "two-stage"
+    assert start_run(config, tmp_path).name == "mnist-paper"
+
+
+@pytest.mark.parametrize("field", ["rotation_deg", "zoom", "translate", "brightness"])
+def test_negative_augmentation_rejected(data_dir, field):
+    config = tiny_config("mnist", data_dir)
+    setattr(config.augment, field, -1.0)
+    with pytest.raises(ConfigError, match=f"invalid {field.replace('_', ' ')} -1.0; use 0"):
+        config.validate()

@@ -59,7 +59,8 @@ def sweep(
     no_download: Annotated[bool, typer.Option("--no-download", help="Fail instead of downloading missing data "
                                               "set files.")] = False,
     validation_size: Annotated[Optional[int], typer.Option(
-        help="Training images held out for validation.", show_default="10000")] = None,
+        help="Training images held out for validation.", show_default="the preset's: 5000 for edge, 10000 for "
+                                                                     "paper")] = None,
     train_limit: Annotated[Optional[int], typer.Option(help="Train on only this many images.",
                                                        show_default="all")] = None,
     test_limit: Annotated[Optional[int], typer.Option(help="Test on only the first N test images.",

@@ -85,7 +85,7 @@ def train(
         help="JSON file with TrainConfig fields (e.g. the stage-2 schedule); options given on the command "
              "line take precedence.", show_default=False)] = None,
     project: Annotated[Path, typer.Option(help="Parent folder of run directories.")] = Path("runs/train"),
-    name: Annotated[Optional[str], typer.Option(help="Run directory name.", show_default="DATASET-PRESET")] = None,
+    name: Annotated[Optional[str], typer.Option(help="Run directory name.", show_default="DATASET-PRESET, plus -METHOD for an ablation")] = None,
     exist_ok: Annotated[bool, typer.Option("--exist-ok", help="Reuse an unfinished run directory of the same "
                                            "name instead of creating NAME-2, NAME-3, ...")] = False,
     resume: Annotated[Optional[Path], typer.Option(help="Continue the interrupted run in this run directory; "
@@ -129,11 +129,12 @@ def _build_config(context: typer.Context, config_file: Path | None, **options) -
 
     def given(option: str) -> bool:
         # Compared by name: Typer may carry its own copy of click's ParameterSource enum. The
-        # defaults shown in --help are paper's, so only options set on the command line apply.
+        # defaults shown in --help are one recipe's, so only options set on the command line apply.
         source = getattr(context.get_parameter_source(option), "name", None)
         return source not in ("DEFAULT", None)
 
-    simple = {"dataset": "dataset", "preset": "preset", "method": "method", "seed": "seed", "validation_size": "validation_size",
+    simple = {"dataset": "dataset", "preset": "preset", "method": "method", "seed": "seed",
+              "validation_size": "validation_size",
               "train_limit": "train_limit", "test_limit": "test_limit", "image_size": "image_size",
               "channels": "channels"}
     for option, field_name in simple.items():

@@ -142,6 +142,10 @@ class TrainConfig:
                 raise ConfigError(f"invalid {name.replace('_', ' ')} {value}; use 1 or more images, or leave it unset")
         if self.augment.fill not in ("reflect", "zeros", "border"):
             raise ConfigError(f"invalid fill '{self.augment.fill}'; choose reflect, zeros or border")
+        for name in ("rotation_deg", "zoom", "translate", "brightness"):
+            value = getattr(self.augment, name)
+            if value < 0:
+                raise ConfigError(f"invalid {name.replace('_', ' ')} {value}; use 0 (off) or more")
         if self.augment.crop_padding_px < 0:
             raise ConfigError(f"invalid crop padding {self.augment.crop_padding_px}; use 0 (off) or more pixels")
         if self.stage1.optimizer not in ("nadam", "adamw"):

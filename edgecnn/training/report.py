@@ -39,7 +39,16 @@ def plot_curves(history: list[dict], path: Path) -> None:
             for axis in axes[1]:
                 axis.axvline(position - 0.5, color="grey", linewidth=0.6, linestyle=":")
 
+    if not stage2:
+        for axis in axes[1]:
+            axis.clear()
+            axis.set_axis_off()
+            axis.text(0.5, 0.5, "no stage 2 (single-branch method)", ha="center", va="center",
+                      transform=axis.transAxes)
     for axis in axes.flat:
+        # Markers keep a run of a single epoch visible, which a line alone would not draw.
+        for line in axis.lines:
+            line.set_marker(".")
         axis.set_xlabel("epoch")
         axis.grid(alpha=0.3)
         if axis.lines:

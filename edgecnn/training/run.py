@@ -36,7 +36,11 @@ class RunResult:
 def start_run(config: TrainConfig, project: Path, name: str | None = None, exist_ok: bool = False) -> Path:
     """Create a run directory for config and save the resolved configuration in it."""
     config.validate()
-    run_dir = rundir.new_run_dir(Path(project), name or f"{config.dataset}-{config.preset}", exist_ok)
+    # An ablation's run is named for its method, so it is never mistaken for the full method's.
+    default_name = f"{config.dataset}-{config.preset}"
+    if config.method != "two-stage":
+        default_name += f"-{config.method}"
+    run_dir = rundir.new_run_dir(Path(project), name or default_name, exist_ok)
     fileio.write_json(run_dir / rundir.CONFIG_FILE, config.to_dict())
     return run_dir
 
