@@ -46,7 +46,7 @@ def train_datasets(preset: str, datasets: list[str], threads: int, project: Path
 def stage_summary(run_dir: Path) -> dict:
     """Return the best stage-1 validation accuracy of each branch and each stage-2 step's final one (percent).
 
-    A step with patience restores its best epoch, so its final accuracy is its best; any
+    A step with patience restores its best epoch, so its final accuracy is its best. Any
     other step ends with the weights of its last epoch.
     """
     records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]

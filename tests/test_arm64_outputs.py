@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 
-SCRIPT = Path(__file__).resolve().parents[1] / "ci" / "arm64_outputs.py"
+from scripts import load_script
 
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("arm64_outputs", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+SCRIPT = "ci/arm64_outputs.py"
 
 
 def test_grid_step_of_dequantized_outputs():
@@ -22,11 +14,11 @@ def test_grid_step_of_dequantized_outputs():
     scale, zero_point = np.float32(0.03289929), 5
     quantized = np.random.default_rng(0).integers(-128, 128, size=(500, 10))
     outputs = (scale * (quantized - zero_point)).astype(np.float32)
-    step = load_script().output_grid_step(outputs)
+    step = load_script(SCRIPT).output_grid_step(outputs)
     assert step is not None
     assert abs(step - float(scale)) < 1e-7
 
 
 def test_continuous_outputs_have_no_grid():
     outputs = np.random.default_rng(0).normal(0, 3, size=(500, 10)).astype(np.float32)
-    assert load_script().output_grid_step(outputs) is None
+    assert load_script(SCRIPT).output_grid_step(outputs) is None

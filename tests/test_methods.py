@@ -34,7 +34,8 @@ def _records(run_dir):
 def test_single_branch_trains_augmented_branch_only(single_branch_run):
     records = _records(single_branch_run)
     assert [r["stage"] for r in records] == [1, 1]
-    assert "val_accuracy_augmented" in records[0] and "val_accuracy_original" not in records[0]
+    assert "val_accuracy_augmented" in records[0]
+    assert "val_accuracy_original" not in records[0]
     results = json.loads((single_branch_run / "results.json").read_text())
     assert results["method"] == "single-branch"
     assert results["epochs"] == {"stage1": 2, "stage2": 0}
@@ -54,7 +55,7 @@ def test_single_branch_checkpoint_reloads_and_exports(single_branch_run, tmp_pat
     assert artifact.validation.max_abs_diff < 1e-4
 
 
-def test_plain_fine_tune_is_one_step_over_every_group(tmp_path, data_dir):
+def test_plain_fine_tune_single_step(tmp_path, data_dir):
     config = tiny_config("mnist", data_dir, method="plain-fine-tune")
     config.stage1.max_epochs = 1
     steps = stage2_schedule(config)

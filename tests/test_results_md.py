@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
+from scripts import load_script
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "results_md.py"
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("results_md", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+SCRIPT = "benchmarks/results_md.py"
 
 
 def run(seed: int, method: str, test_accuracy: float) -> dict:
@@ -22,7 +14,7 @@ def run(seed: int, method: str, test_accuracy: float) -> dict:
 
 
 def test_ablation_rows_mean_and_sample_std():
-    results_md = load_script()
+    results_md = load_script(SCRIPT)
     ablation = {"runs": [run(1, "two-stage", 99.4), run(0, "two-stage", 99.2), run(0, "single-branch", 99.0)]}
     rows = [line for line in results_md.ablation_table(ablation) if line.startswith("| mnist")]
     assert len(rows) == 2
@@ -32,9 +24,9 @@ def test_ablation_rows_mean_and_sample_std():
 
 
 def test_ablation_table_without_runs():
-    assert load_script().ablation_table(None) == ["No ablation run has finished yet."]
+    assert load_script(SCRIPT).ablation_table(None) == ["No ablation run has finished yet."]
 
 
 def test_comparison_marks_missing_preset():
-    lines = load_script().comparison_table({}, None)
+    lines = load_script(SCRIPT).comparison_table({}, None)
     assert "| cifar10 | edge preset | not run yet |" in "\n".join(lines)

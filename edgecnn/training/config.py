@@ -90,9 +90,9 @@ class Stage2Config:
     augment: bool = False  # train on copies changed by the `augment` settings instead of the original images
 
 
-# What the training run does, for measuring each stage's contribution:
-# two-stage: the method of the paper, stage 1 then stage 2 with progressive unfreezing;
-# single-branch: the augmented branch of stage 1 alone, which is the final model, and no stage 2;
+# Training methods. The last two measure what each stage contributes.
+# two-stage: the method of the paper, stage 1 then stage 2 with progressive unfreezing.
+# single-branch: the augmented branch of stage 1 alone becomes the final model, with no stage 2.
 # plain-fine-tune: stage 1, then the unified model trained in one step with nothing frozen.
 METHODS = ("two-stage", "single-branch", "plain-fine-tune")
 
@@ -240,7 +240,7 @@ EDGE_AUGMENT = {
 }
 
 # Epochs of the edge preset's stage 1 and of its last stage-2 step, per data set, chosen on
-# the validation images. MNIST, seed 0: 12 + 3 epochs gave 99.26% validation accuracy, 20 + 5
+# the validation images. MNIST: 12 + 3 epochs gave 99.26% validation accuracy, 20 + 5
 # gave 99.30% (99.43% test) in 1,122 s of training on 2 torch threads of a 2-core AMD EPYC
 # shared with another job, torch 2.13.0.
 EDGE_EPOCHS = {"mnist": (20, 5), "fashion-mnist": (20, 5), "cifar10": (40, 8), "folder": (40, 8)}

@@ -22,7 +22,7 @@ from edgecnn.training.loop import InputPipeline, NoProgress, Progress, SplitTens
 
 log = logging.getLogger(__name__)
 
-# What a final checkpoint's weights are: the unified model of stage 2, or one stage-1 branch.
+# Kinds of final checkpoint: the unified model of stage 2, or one stage-1 branch.
 ARCHITECTURE_UNIFIED = "unified"
 ARCHITECTURE_BRANCH = "branch"
 

@@ -31,7 +31,7 @@ class DualBranchModel(nn.Module):
         self.branch_augmented = branch_augmented
 
     def named_branches(self) -> list[tuple[str, nn.Module]]:
-        """Return (input kind, branch) pairs; the input kind says which images the branch trains on."""
+        """Return (input kind, branch) pairs; the input kind names the images the branch trains on."""
         return [("original", self.branch_original), ("augmented", self.branch_augmented)]
 
     def forward(self, original: torch.Tensor, augmented: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
