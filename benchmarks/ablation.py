@@ -1,20 +1,23 @@
-"""Measure what each training stage contributes: one resumable sweep per data set and preset.
+"""Measure what each training stage contributes: resumable sweeps per data set, preset and method.
 
 Usage:
     EDGECNN_DATA_DIR=../shared/datasets python benchmarks/ablation.py run --dataset mnist --preset edge
     python benchmarks/ablation.py collect
 
-`run` trains every method of the ablation for every seed, as trials of an `edgecnn sweep`
-in runs/ablation/DATASET-PRESET. Run it again after an interruption and the sweep resumes:
-finished trials are kept and unfinished ones continue from their last epoch. The methods
-(see TrainConfig.method):
+`run` trains every method of the ablation for every seed that benchmarks/results/ablation.json
+does not hold yet, one `edgecnn sweep` per method in runs/ablation/DATASET-PRESET-METHOD,
+the methods in the order --methods gives. Run it again after an interruption and each sweep
+resumes: finished trials are kept and unfinished ones continue from their last epoch. The
+methods (see TrainConfig.method):
 
     two-stage        stage 1 on original and augmented images, then progressive unfreezing
     single-branch    the augmented branch alone, with no stage 2
     plain-fine-tune  stage 1, then one fine-tuning step with nothing frozen
 
-`collect` (also run after every `run`) writes every finished trial to
-benchmarks/results/ablation.json, with the machine and the commit that trained it.
+`collect` (also run after every `run`) adds every finished trial under runs/ablation to
+benchmarks/results/ablation.json, with the machine and the commit that trained it. Runs
+recorded earlier stay, so the ablation can span machines whose runs/ folders are gone. A
+new run of the same data set, preset, method and seed replaces the recorded one.
 """
 
 from __future__ import annotations
@@ -36,31 +39,54 @@ KEPT_KEYS = ("dataset", "preset", "method", "seed", "test_accuracy", "test_image
              "epochs", "train_wall_seconds", "threads", "environment")
 
 
-def run(dataset: str, preset: str, seeds: list[int], methods: list[str], cpus: int, project: Path) -> None:
-    sweep_dir = project / f"{dataset}-{preset}"
-    if (sweep_dir / SPEC_FILE).is_file():
-        command = ["edgecnn", "sweep", "--resume", str(sweep_dir), "--cpus", str(cpus)]
-    else:
-        command = ["edgecnn", "sweep", "--dataset", dataset, "--preset", preset, "--no-download",
-                   "--grid", "seed=" + ",".join(map(str, seeds)), "--grid", "method=" + ",".join(methods),
-                   "--threads-per-trial", "1", "--cpus", str(cpus), "--project", str(project),
-                   "--name", sweep_dir.name]
-    print("$ " + " ".join(command), flush=True)
-    # A sweep with unfinished trials exits non-zero; collect what did finish either way.
-    subprocess.run(command, check=False)
+def recorded_runs(out: Path) -> list[dict]:
+    """Return the runs ablation.json holds, or none when it does not exist yet."""
+    if not out.is_file():
+        return []
+    return json.loads(out.read_text())["runs"]
+
+
+def run_key(record: dict) -> tuple:
+    return record["dataset"], record["preset"], record["method"], record["seed"]
+
+
+def run(dataset: str, preset: str, seeds: list[int], methods: list[str], cpus: int, project: Path,
+        out: Path) -> None:
+    done = {run_key(record) for record in recorded_runs(out)}
+    for method in methods:
+        sweep_dir = project / f"{dataset}-{preset}-{method}"
+        missing = [seed for seed in seeds if (dataset, preset, method, seed) not in done]
+        if (sweep_dir / SPEC_FILE).is_file():
+            command = ["edgecnn", "sweep", "--resume", str(sweep_dir), "--cpus", str(cpus)]
+        elif missing:
+            command = ["edgecnn", "sweep", "--dataset", dataset, "--preset", preset, "--no-download",
+                       "--grid", "seed=" + ",".join(map(str, missing)), "--set", f"method={method}",
+                       "--threads-per-trial", "1", "--cpus", str(cpus), "--project", str(project),
+                       "--name", sweep_dir.name]
+        else:
+            print(f"{dataset} {preset} {method}: every seed is recorded in {out}", flush=True)
+            continue
+        print("$ " + " ".join(command), flush=True)
+        # A sweep with unfinished trials exits non-zero; collect what did finish either way.
+        subprocess.run(command, check=False)
+        collect(project, out)
 
 
 def collect(project: Path, out: Path) -> list[dict]:
-    records = []
+    """Add the finished trials under PROJECT to the runs recorded in OUT, replacing any of the same key."""
+    new_records = []
     for results_path in sorted(project.glob(f"*/{TRIALS_DIR}/*/results.json")):
         results = json.loads(results_path.read_text())
         record = {key: results.get(key) for key in KEPT_KEYS}
         # Runs from before TrainConfig.method existed trained the two-stage method.
         record["method"] = record["method"] or "two-stage"
         record["run"] = str(results_path.parent.relative_to(project))
-        records.append(record)
+        new_records.append(record)
+    new_keys = {run_key(record) for record in new_records}
+    earlier_records = [record for record in recorded_runs(out) if run_key(record) not in new_keys]
+    records = sorted(earlier_records + new_records, key=run_key)
     fileio.write_json(out, {"schema": 1, "runs": records})
-    print(f"{len(records)} finished run(s) recorded in {out}")
+    print(f"{len(new_records)} finished run(s) found under {project}, {len(records)} recorded in {out}")
     return records
 
 
@@ -71,14 +97,14 @@ def main() -> None:
     parser.add_argument("--preset", choices=["paper", "edge"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
-    parser.add_argument("--cpus", type=int, default=2, help="trials to run in parallel, with one torch thread each")
+    parser.add_argument("--cpus", type=int, default=2, help="trials of a sweep to run in parallel, with one torch thread each")
     parser.add_argument("--project", type=Path, default=Path("runs/ablation"))
     parser.add_argument("--out", type=Path, default=HERE / "results" / "ablation.json")
     args = parser.parse_args()
     if args.action == "run":
         if args.dataset is None or args.preset is None:
             parser.error("run needs --dataset and --preset")
-        run(args.dataset, args.preset, args.seeds, args.methods, args.cpus, args.project)
+        run(args.dataset, args.preset, args.seeds, args.methods, args.cpus, args.project, args.out)
     collect(args.project, args.out)
 
 

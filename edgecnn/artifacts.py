@@ -202,6 +202,6 @@ def _checkpoint_record(path: Path) -> ArtifactRecord:
         dataset=trained.dataset, classes=trained.classes, preset=trained.preset,
         params=count_parameters(trained.model), input_shape=[None, *trained.input_shape], layout="NCHW",
         input_dtype="float32", scale=normalization["scale"], mean=list(normalization["mean"]),
-        std=list(normalization["std"]), float_accuracy=trained.metrics.get("test_accuracy"),
+        std=list(normalization["std"]), float_accuracy=trained.metrics.get("test_accuracy"), method=trained.method,
     )
     return ArtifactRecord(metadata, "checkpoint", count_macs(trained.model, trained.input_shape))

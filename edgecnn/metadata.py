@@ -43,6 +43,7 @@ class ArtifactMetadata:
     output_scale: float | None = None
     output_zero_point: int | None = None
     float_accuracy: float | None = None  # the float model's test accuracy, percent
+    method: str | None = None  # the training method (TrainConfig.method); None in older artifacts
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -111,4 +112,4 @@ class ArtifactMetadata:
         return (outputs.astype(np.float32) - np.float32(self.output_zero_point)) * np.float32(self.output_scale)
 
 
-_OPTIONAL = {"input_scale", "input_zero_point", "output_scale", "output_zero_point", "float_accuracy"}
+_OPTIONAL = {"input_scale", "input_zero_point", "output_scale", "output_zero_point", "float_accuracy", "method"}

@@ -19,6 +19,7 @@ class TrainedModel:
     image_size: int
     normalization: dict  # scale, mean, std, as in the artifact metadata record
     metrics: dict  # test_accuracy (percent), val_accuracy (percent), test_images
+    method: str = "two-stage"  # TrainConfig.method of the run
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -69,5 +70,7 @@ def load_trained_model(path: Path | str) -> TrainedModel:
         raise CheckpointError(f"{checkpoint_path}: weights do not fit preset '{payload['preset']}' "
                               f"({str(error).splitlines()[0]})") from None
     model = model.to(memory_format=torch.contiguous_format).eval()
+    # Runs from before TrainConfig.method existed trained the two-stage method.
+    method = payload.get("config", {}).get("method", "two-stage")
     return TrainedModel(model, checkpoint_path, payload["preset"], payload["dataset"], list(payload["classes"]),
-                        channels, side, dict(payload["normalization"]), dict(payload["metrics"]))
+                        channels, side, dict(payload["normalization"]), dict(payload["metrics"]), method)

@@ -92,7 +92,24 @@ def test_bad_input_is_one_line_error(tmp_path, data_dir, args, message):
     assert not list((tmp_path / "runs").glob("*/config.json"))  # no empty run directory is left behind
 
 
-def test_unknown_dataset_is_usage_error():
-    result = runner.invoke(app, ["train", "--dataset", "imagenet"])
+@pytest.mark.parametrize("args, message", [
+    (["train", "--dataset", "imagenet"],
+     "error: invalid value for '--dataset': 'imagenet' is not one of 'mnist', 'fashion-mnist', 'cifar10', "
+     "'folder'; see 'edgecnn train --help'"),
+    (["train", "--threads", "two"], "error: invalid value for '--threads': it should be a valid integer"),
+    (["train", "--bogus", "3"], "error: no such option: --bogus; see 'edgecnn train --help'"),
+    (["export"], "error: missing argument 'source'; see 'edgecnn export --help'"),
+    (["deploy"], "error: no such command 'deploy'; see 'edgecnn --help'"),
+])
+def test_bad_command_line_is_one_line_error(args, message):
+    result = runner.invoke(app, args)
     assert result.exit_code == 2
-    assert "imagenet" in result.output
+    assert result.output.startswith(message)
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_bare_command_prints_help():
+    result = runner.invoke(app, [])
+    assert "train" in result.output
+    assert "export" in result.output
+    assert "error:" not in result.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -106,6 +107,19 @@ def test_onnx_int8_is_qdq_int8(float_and_int8):
         weight = initializers[dequantize.input[0]]
         assert weight.data_type == onnx.TensorProto.INT8, conv.name
         assert len(initializers[dequantize.input[1]].dims) == 1, f"{conv.name}: weights not per-channel"
+
+
+def test_onnx_names_are_compact(float_and_int8):
+    import onnx
+
+    for name in ("tiny-mnist.onnx", "tiny-mnist-int8.onnx"):
+        graph = onnx.load(str(float_and_int8.out_dir / name)).graph
+        assert [value.name for value in graph.input] == ["input"], name
+        assert [value.name for value in graph.output] == ["logits"], name
+        assert [node.name for node in graph.node] == [f"n{index}" for index in range(len(graph.node))], name
+        inner = [*(tensor.name for tensor in graph.initializer),
+                 *(output for node in graph.node for output in node.output if output != "logits")]
+        assert all(re.fullmatch(r"[ct]\d+(_\d+)?", tensor) for tensor in inner), (name, inner)
 
 
 def test_tflite_int8_is_full_integer(float_and_int8):

@@ -7,12 +7,14 @@ import logging
 import typer
 
 from edgecnn import __version__
+from edgecnn.cli.console import OneLineErrorGroup
 
 app = typer.Typer(
     name="edgecnn",
     help="Train, export and benchmark lightweight image classifiers for edge devices.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=OneLineErrorGroup,
 )
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import sys
-from typing import Iterator
+from typing import Any, Iterator
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
 from edgecnn.errors import EdgecnnError
 
@@ -43,6 +45,43 @@ def user_errors() -> Iterator[None]:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         raise typer.Exit(130) from None
+
+
+class OneLineErrorGroup(TyperGroup):
+    """The command group, printing a bad option or argument as one 'error: ...' line with exit code 2.
+
+    Typer's own report is a usage line and a framed message over several lines. The one-line
+    form matches the errors of the commands themselves and reads well in logs.
+    """
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        arguments = sys.argv[1:] if args is None else list(args)
+        if not standalone_mode or (not arguments and self.no_args_is_help):
+            # A bare `edgecnn` prints the help, as Typer does.
+            return super().main(args, prog_name, complete_var, standalone_mode=standalone_mode, **extra)
+        try:
+            result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except typer.TyperException as error:
+            print(f"error: {usage_error_line(error)}", file=sys.stderr)
+            sys.exit(getattr(error, "exit_code", USER_ERROR_EXIT_CODE))
+        except typer.Abort:
+            print("interrupted", file=sys.stderr)
+            sys.exit(130)
+        # Without standalone mode, Typer returns the code of an explicit exit, else the command's value.
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+def usage_error_line(error: typer.TyperException) -> str:
+    """Click's message for a bad command line, on one line and with the help command to run."""
+    message = re.sub(r"\s+", " ", error.format_message()).strip().rstrip(".")
+    # Typer validates values with pydantic, whose messages start with its error type.
+    message = message.replace(": Value error, ", ": ").replace(": Input should be", ": it should be")
+    message = message[:1].lower() + message[1:]
+    context = getattr(error, "ctx", None)
+    if context is not None:
+        message += f"; see '{context.command_path} --help'"
+    return message
 
 
 class BarProgress:

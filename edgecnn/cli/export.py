@@ -14,6 +14,7 @@ from edgecnn.cli import app
 from edgecnn.cli.console import stderr, user_errors
 from edgecnn.errors import require
 from edgecnn.export.config import FORMATS, ExportConfig
+from edgecnn.modelfile import find_checkpoint
 
 DEFAULTS = ExportConfig()
 
@@ -67,6 +68,8 @@ def export(
     # torch 2.13 warns about its own pytree internals each time litert-torch traces the model.
     warnings.filterwarnings("ignore", message=".*treespec.*", category=FutureWarning)
     with user_errors():
+        # A wrong path fails before the converter libraries load and print their start-up lines.
+        find_checkpoint(source)
         require("torch", "train", "edgecnn export")
         for module, purpose in (("onnx", "ONNX export"), ("onnxsim", "ONNX simplification"),
                                 ("onnxruntime", "ONNX validation"), ("litert_torch", "TFLite conversion"),

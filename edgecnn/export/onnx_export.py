@@ -54,6 +54,46 @@ def export_float_onnx(module, input_shape: tuple[int, int, int], input_dtype: st
               len(model.graph.node))
 
 
+def compact_names(path: Path) -> None:
+    """Rename the nodes and inner tensors of an ONNX file to short ids, keeping its input and output names.
+
+    The exporters name each tensor after its module path ('/features_a/features_a.1/.../Conv_output_0'),
+    and the int8 quantizer adds longer names for every scale and zero point. In the int8 QDQ
+    file of the edge preset those names took more bytes than the weights. After renaming, nodes
+    are n0, n1, ..., their outputs t0, t1, ... and constants c0, c1, ...; operators and order stay.
+    """
+    import onnx
+
+    model = onnx.load(str(path))
+    graph = model.graph
+    io_names = {value.name for value in [*graph.input, *graph.output]}
+    renamed = {"": ""}  # an empty name marks an omitted optional input
+    for index, initializer in enumerate(graph.initializer):
+        if initializer.name not in io_names:
+            renamed[initializer.name] = f"c{index}"
+    for index, node in enumerate(graph.node):
+        node.name = f"n{index}"
+        for position, output in enumerate(node.output):
+            if output not in io_names:
+                renamed[output] = f"t{index}" if len(node.output) == 1 else f"t{index}_{position}"
+    if any(attribute.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
+           for node in graph.node for attribute in node.attribute):
+        raise ExportError(f"{path.name} has subgraphs, which compact_names does not rename; report the model")
+
+    def new_name(name: str) -> str:
+        return renamed.get(name, name)
+
+    for initializer in graph.initializer:
+        initializer.name = new_name(initializer.name)
+    for node in graph.node:
+        node.input[:] = [new_name(name) for name in node.input]
+        node.output[:] = [new_name(name) for name in node.output]
+    for value in graph.value_info:
+        value.name = new_name(value.name)
+    onnx.checker.check_model(model, full_check=True)
+    onnx.save(model, str(path))
+
+
 def embed_metadata(path: Path, metadata: ArtifactMetadata) -> None:
     """Store the metadata record as the metadata_props entry `edgecnn`, replacing an older one."""
     import onnx

@@ -120,7 +120,7 @@ def _prepare_inputs(trained, config: ExportConfig) -> _Inputs:
         dataset=trained.dataset, classes=list(trained.classes), preset=trained.preset,
         params=count_parameters(trained.model), input_shape=[None, *trained.input_shape], layout="NCHW",
         input_dtype="float32", scale=float(norm["scale"]), mean=[float(m) for m in norm["mean"]],
-        std=[float(s) for s in norm["std"]])
+        std=[float(s) for s in norm["std"]], method=trained.method)
     reference = reference_logits(trained.model.eval(), float_record.preprocess(test_set.images))
     float_record.float_accuracy = percent(reference.argmax(axis=1) == test_set.labels)
     base = float_record
@@ -140,7 +140,7 @@ def _build(spec: ArtifactSpec, inputs: _Inputs, config: ExportConfig, staged: Pa
 
 
 def _build_onnx(spec: ArtifactSpec, inputs: _Inputs, config: ExportConfig, staged: Path):
-    from edgecnn.export.onnx_export import describe_onnx, embed_metadata, export_float_onnx
+    from edgecnn.export.onnx_export import compact_names, describe_onnx, embed_metadata, export_float_onnx
     from edgecnn.export.onnx_quantize import quantize_onnx
 
     metadata = inputs.base_metadata
@@ -150,6 +150,7 @@ def _build_onnx(spec: ArtifactSpec, inputs: _Inputs, config: ExportConfig, stage
     if spec.int8:
         quantize_onnx(float_path, staged, metadata.preprocess(inputs.calibration_images), config.calib_method)
         float_path.unlink()
+    compact_names(staged)
     embed_metadata(staged, metadata)
     details = describe_onnx(staged)
     if details["opset"] != config.opset:
