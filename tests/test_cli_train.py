@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 
 import pytest
 from typer.testing import CliRunner
@@ -113,3 +116,20 @@ def test_bare_command_prints_help():
     assert "train" in result.output
     assert "export" in result.output
     assert "error:" not in result.output
+
+
+def test_sigterm_stops_training_resumably(tmp_path, data_dir):
+    # A real process, because the signal handler only exists in the command's main thread.
+    command = [sys.executable, "-m", "edgecnn", "train", "--dataset", "mnist", "--data-dir", str(data_dir),
+               "--project", str(tmp_path), "--name", "stopped", "--train-limit", "20000", "--validation-size",
+               "200", "--stage1-epochs", "50", "--threads", "1"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in process.stderr:
+        if line.startswith("run directory:"):
+            break
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+
+    assert process.returncode == 130
+    assert f"interrupted; continue with: edgecnn train --resume {tmp_path / 'stopped'}" in stderr
+    assert "Traceback" not in stderr

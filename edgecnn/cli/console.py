@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import signal
 import sys
+import threading
 from typing import Any, Iterator
 
 import typer
@@ -45,6 +47,28 @@ def user_errors() -> Iterator[None]:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         raise typer.Exit(130) from None
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Handle SIGTERM (kill, docker stop, a batch scheduler) like Ctrl-C inside the block.
+
+    The block then prints the same message and resume hint as for Ctrl-C instead of dying
+    silently. Python can install signal handlers only from the main thread, so elsewhere
+    the block runs unchanged.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signal_number, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class OneLineErrorGroup(TyperGroup):

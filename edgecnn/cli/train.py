@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from edgecnn.cli import app
-from edgecnn.cli.console import BarProgress, user_errors
+from edgecnn.cli.console import BarProgress, sigterm_as_interrupt, user_errors
 from edgecnn.errors import ConfigError, EdgecnnError, require
 from edgecnn.training.config import DEFAULT_PRESET, METHODS, TrainConfig, default_config
 
@@ -104,9 +104,10 @@ def train(
         else:
             config = _build_config(context, **options)
             run_dir, created = start_run(config, project, name, exist_ok), True
-        typer.echo(f"run directory: {run_dir}", err=True)
         try:
-            result = run_training(run_dir, BarProgress())
+            with sigterm_as_interrupt():
+                typer.echo(f"run directory: {run_dir}", err=True)
+                result = run_training(run_dir, BarProgress())
         except KeyboardInterrupt:
             typer.echo(f"interrupted; continue with: edgecnn train --resume {run_dir}", err=True)
             raise typer.Exit(130) from None
