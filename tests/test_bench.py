@@ -118,6 +118,20 @@ def test_bench_accuracy_matches_checkpoint(tiny_artifacts, data_dir):
     assert exported.accuracy_top1_percent == pytest.approx(reference.accuracy_top1_percent, abs=0.34)
 
 
+def test_bench_validation_split_matches_training(tiny_artifacts, tiny_mnist_checkpoint, data_dir):
+    import torch
+
+    # The tiny run held out its first 300 training images; bench must score the same images.
+    trained_val_accuracy = torch.load(tiny_mnist_checkpoint, weights_only=True)["metrics"]["val_accuracy"]
+    config = BenchConfig(timed_runs=5, timed_min_s=0, warmup_runs=0, warmup_min_s=0, throughput_runs=1,
+                         batch_size=16, dataset="auto", data_dir=str(data_dir), validation_size=300)
+    report = run_benchmarks([tiny_artifacts["pt"], tiny_artifacts["onnx"]], config)
+    reference, exported = report.models
+    assert reference.accuracy_images == 300
+    assert reference.accuracy_top1_percent == pytest.approx(trained_val_accuracy, abs=0.34)
+    assert exported.accuracy_top1_percent == pytest.approx(trained_val_accuracy, abs=0.34)
+
+
 def test_bench_skips_missing_runtime(tiny_artifacts):
     pytest.importorskip("ai_edge_litert")
     if importlib.util.find_spec("tflite_runtime") is not None:
@@ -153,6 +167,12 @@ def test_bench_errors(tiny_artifacts, tmp_path):
     junk = tmp_path / "junk.onnx"
     junk.write_bytes(b"not a model")
     _assert_one_line_error(runner.invoke(app, ["bench", str(junk)]), "not a loadable ONNX model")
+
+    result = runner.invoke(app, ["bench", str(tiny_artifacts["onnx"]), "--validation-size", "100"])
+    _assert_one_line_error(result, "--validation-size needs real images", "--dataset auto")
+    result = runner.invoke(app, ["bench", str(tiny_artifacts["onnx"]), "--dataset", "auto", "--validation-size",
+                                 "100", "--test-limit", "10"])
+    _assert_one_line_error(result, "pass only one")
 
     if importlib.util.find_spec("tflite_runtime") is None:
         result = runner.invoke(app, ["bench", str(tiny_artifacts["tflite"]), "--runtime", "tflite-runtime"])

@@ -23,6 +23,9 @@ class BenchConfig:
     dataset: str | None = None  # data set id for real inputs and accuracy, 'auto' for each model's own
     data_dir: str | None = None  # default: EDGECNN_DATA_DIR, else the per-user cache
     test_limit: int | None = None  # use only the first N test images for accuracy
+    # Measure accuracy on the first N training images instead of the test set: the validation
+    # split that `edgecnn train --validation-size N` holds out.
+    validation_size: int | None = None
     allow_download: bool = True  # fetch missing data set files; EDGECNN_OFFLINE=1 also turns this off
     input_pool: int = 100  # distinct batch-1 inputs cycled through by the timed runs
     seed: int = 0  # seed of the random inputs when no data set is given
@@ -41,6 +44,12 @@ class BenchConfig:
             raise ConfigError(f"invalid --max-seconds {self.timed_max_s}: below --min-seconds {self.timed_min_s}")
         if self.test_limit is not None and self.test_limit < 1:
             raise ConfigError(f"invalid --test-limit {self.test_limit}; use 1 or more")
+        if self.validation_size is not None and self.validation_size < 1:
+            raise ConfigError(f"invalid --validation-size {self.validation_size}; use 1 or more")
+        if self.validation_size is not None and self.test_limit is not None:
+            raise ConfigError("--test-limit and --validation-size both choose the accuracy images; pass only one")
+        if self.validation_size is not None and self.dataset is None:
+            raise ConfigError("--validation-size needs real images; add --dataset auto or the data set id")
 
     def to_dict(self) -> dict:
         values = asdict(self)

@@ -121,6 +121,9 @@ def markdown_text(report: BenchReport) -> str:
         f"Harness overhead (an empty call timed the same way): p50 {overhead['p50'] * 1000:.3f} µs, "
         f"mean {overhead['mean'] * 1000:.3f} µs.",
     ]
+    if config.validation_size is not None:
+        lines.append(f"Accuracy: on the first {config.validation_size:,} training images, the validation split "
+                     "held out by `edgecnn train`, not on the test set.")
     if report.skipped:
         lines.append("Skipped: " + "; ".join(f"{entry['path']} ({entry['reason']})" for entry in report.skipped))
     return "\n".join(lines) + "\n"

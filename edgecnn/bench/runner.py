@@ -197,13 +197,17 @@ def _timing_inputs(metadata: ArtifactMetadata, config: BenchConfig, test_set) ->
 
 
 class TestSets:
-    """The test splits loaded so far, shared by the models that use the same data set."""
+    """The accuracy images loaded so far, shared by the models that use the same data set.
+
+    These are the test split, or with validation_size the first training images, which
+    `edgecnn train` holds out for validation.
+    """
 
     def __init__(self):
         self._loaded = {}
 
     def get(self, metadata: ArtifactMetadata, config: BenchConfig):
-        """Return the test split for a model, or None when no data set was requested."""
+        """Return the accuracy images for a model, or None when no data set was requested."""
         if config.dataset is None:
             return None
         name = metadata.dataset if config.dataset == "auto" else config.dataset
@@ -214,8 +218,17 @@ class TestSets:
         if key not in self._loaded:
             from edgecnn.data import load_dataset
 
-            test_set = load_dataset(name, "test", config.data_dir, allow_download=config.allow_download,
+            split = "test" if config.validation_size is None else "train"
+            test_set = load_dataset(name, split, config.data_dir, allow_download=config.allow_download,
                                     image_size=tuple(metadata.image_size_hw), channels=metadata.channels)
+            if config.validation_size is not None:
+                if name == "folder":
+                    raise ConfigError("--validation-size works with mnist, fashion-mnist and cifar10, which "
+                                      "hold out their first training images; leave it out for a folder data set")
+                if config.validation_size >= len(test_set):
+                    raise ConfigError(f"invalid --validation-size {config.validation_size}: {name} has only "
+                                      f"{len(test_set)} training images; pass the size the model was trained with")
+                test_set = test_set.subset(slice(0, config.validation_size))
             if config.test_limit is not None:
                 test_set = test_set.subset(slice(0, config.test_limit))
             self._loaded[key] = test_set

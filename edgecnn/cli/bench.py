@@ -60,6 +60,10 @@ def bench(
         show_default=False)] = None,
     test_limit: Annotated[Optional[int], typer.Option(help="Use only the first N test images.",
                                                       show_default="all")] = None,
+    validation_size: Annotated[Optional[int], typer.Option(
+        help="Measure accuracy on the first N training images instead of the test set: the validation split "
+             "of `edgecnn train --validation-size N` (5000 for the edge preset, 10000 for paper).",
+        show_default=False)] = None,
     no_download: Annotated[bool, typer.Option("--no-download", help="Fail instead of downloading missing "
                                               "data set files (also set by EDGECNN_OFFLINE=1).")] = False,
     seed: Annotated[int, typer.Option(help="Seed of the random inputs.")] = DEFAULTS.seed,
@@ -82,7 +86,7 @@ def bench(
                              timed_max_s=max_seconds, batch_size=batch_size, throughput_runs=throughput_runs,
                              dataset=None if dataset is None else dataset.value,
                              data_dir=None if data_dir is None else str(data_dir), test_limit=test_limit, seed=seed,
-                             allow_download=not no_download)
+                             validation_size=validation_size, allow_download=not no_download)
         config.validate()
         if plot_path is not None:
             from edgecnn.errors import require
