@@ -28,5 +28,14 @@ def test_ablation_table_without_runs():
 
 
 def test_comparison_marks_missing_preset():
-    lines = load_script(SCRIPT).comparison_table({}, None)
+    lines = load_script(SCRIPT).comparison_table({}, None, None)
     assert "| cifar10 | edge preset | not run yet |" in "\n".join(lines)
+
+
+def test_cifar_goal_needs_validation_too():
+    results_md = load_script(SCRIPT)
+    test_row = {"accuracy_top1_percent": 84.5}
+    assert results_md.goal_text("cifar10", test_row, None) == "84.0, validation 85.0"
+    assert results_md.goal_text("cifar10", test_row, {"accuracy_top1_percent": 84.9}).endswith(", missed")
+    assert results_md.goal_text("cifar10", test_row, {"accuracy_top1_percent": 85.0}).endswith(", met")
+    assert results_md.goal_text("mnist", {"accuracy_top1_percent": 99.6}, None) == "99.6, met"
