@@ -168,6 +168,8 @@ def test_bench_errors(tiny_artifacts, tmp_path):
     junk.write_bytes(b"not a model")
     _assert_one_line_error(runner.invoke(app, ["bench", str(junk)]), "not a loadable ONNX model")
 
+    result = runner.invoke(app, ["bench", str(tiny_artifacts["onnx"]), "--runs", "0"])
+    _assert_one_line_error(result, "invalid --runs 0")
     result = runner.invoke(app, ["bench", str(tiny_artifacts["onnx"]), "--validation-size", "100"])
     _assert_one_line_error(result, "--validation-size needs real images", "--dataset auto")
     result = runner.invoke(app, ["bench", str(tiny_artifacts["onnx"]), "--dataset", "auto", "--validation-size",

@@ -32,12 +32,13 @@ class BenchConfig:
 
     def validate(self) -> None:
         """Raise ConfigError for the first value out of range."""
-        positive = {"threads": self.threads, "timed_runs": self.timed_runs, "batch_size": self.batch_size,
-                    "throughput_runs": self.throughput_runs, "mlperf_inputs": self.mlperf_inputs,
+        # Keyed by the command-line option, or by the field for the settings that have none.
+        positive = {"--threads": self.threads, "--runs": self.timed_runs, "--batch-size": self.batch_size,
+                    "--throughput-runs": self.throughput_runs, "mlperf_inputs": self.mlperf_inputs,
                     "input_pool": self.input_pool}
         for name, value in positive.items():
             if value < 1:
-                raise ConfigError(f"invalid --{name.replace('_', '-')} {value}; use 1 or more")
+                raise ConfigError(f"invalid {name} {value}; use 1 or more")
         if self.warmup_runs < 0 or self.warmup_min_s < 0 or self.timed_min_s < 0:
             raise ConfigError("invalid warm-up or timing limit; use 0 or more")
         if self.timed_max_s < self.timed_min_s:
