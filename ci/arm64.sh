@@ -62,6 +62,10 @@ timed() {
 # Host tools and binfmt_misc -------------------------------------------------------------
 check_host() {
   if [ "$(id -u)" != 0 ]; then echo "SKIP: needs root (chroot, mounts)" >&2; exit 77; fi
+  # The legs of both suites start together, and on a fresh machine both would run apt-get,
+  # which fails on its lock: one leg installs and registers qemu while the other waits.
+  exec 9>/var/lock/edgecnn-arm64-host.lock
+  flock 9
   if ! command -v qemu-aarch64-static >/dev/null || ! command -v mmdebstrap >/dev/null \
      || ! command -v update-binfmts >/dev/null || ! command -v zstd >/dev/null; then
     log "installing qemu-user-static binfmt-support mmdebstrap zstd"
@@ -78,6 +82,7 @@ check_host() {
   if ! grep -q '^flags: .*F' /proc/sys/fs/binfmt_misc/qemu-aarch64; then
     echo "SKIP: qemu-aarch64 is registered without the F flag, so it cannot run inside a chroot" >&2; exit 77
   fi
+  flock -u 9
 }
 
 mirror() {
