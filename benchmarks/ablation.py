@@ -14,7 +14,7 @@ methods (see TrainConfig.method):
     single-branch    the augmented branch alone, with no stage 2
     plain-fine-tune  stage 1, then one fine-tuning step with nothing frozen
 
-`collect` (also run after every `run`) adds every finished trial under runs/ablation to
+`collect` (also done by `run` after each sweep) adds every finished trial under runs/ablation to
 benchmarks/results/ablation.json, with the machine and the commit that trained it. Runs
 recorded earlier stay, so the ablation can span machines whose runs/ folders are gone. A
 new run of the same data set, preset, method and seed replaces the recorded one.
@@ -105,7 +105,8 @@ def main() -> None:
         if args.dataset is None or args.preset is None:
             parser.error("run needs --dataset and --preset")
         run(args.dataset, args.preset, args.seeds, args.methods, args.cpus, args.project, args.out)
-    collect(args.project, args.out)
+    else:
+        collect(args.project, args.out)  # run collects after each of its sweeps
 
 
 if __name__ == "__main__":

@@ -53,7 +53,7 @@ def test_single_branch_checkpoint_reloads_and_exports(single_branch_run, tmp_pat
     [artifact] = result.artifacts
     assert artifact.problem is None
     assert artifact.validation.max_abs_diff < 1e-4
-    # The artifact says which method trained it, so a lone branch is not taken for a unified model.
+    # The artifact records which method trained it, so a lone branch is not taken for a unified model.
     assert trained.method == "single-branch"
     manifest = json.loads(result.manifest_path.read_text())
     assert manifest["artifacts"][0]["metadata"]["method"] == "single-branch"
