@@ -99,7 +99,8 @@ def test_bad_input_is_one_line_error(tmp_path, data_dir, args, message):
     (["train", "--dataset", "imagenet"],
      "error: invalid value for '--dataset': 'imagenet' is not one of 'mnist', 'fashion-mnist', 'cifar10', "
      "'folder'; see 'edgecnn train --help'"),
-    (["train", "--threads", "two"], "error: invalid value for '--threads': it should be a valid integer"),
+    (["train", "--threads", "two"], "error: invalid --threads two: it should be a valid integer"),
+    (["train", "--threads", "-2"], "error: invalid --threads -2: it should be greater than or equal to 1; see "),
     (["train", "--bogus", "3"], "error: no such option: --bogus; see 'edgecnn train --help'"),
     (["export"], "error: missing argument 'source'; see 'edgecnn export --help'"),
     (["deploy"], "error: no such command 'deploy'; see 'edgecnn --help'"),

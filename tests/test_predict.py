@@ -73,7 +73,7 @@ def test_predict_errors(tiny_artifacts, png_folder, tmp_path):
         (["predict", str(tiny_artifacts["onnx"]), str(broken)], "cannot read this image"),
         (["predict", str(tiny_artifacts["onnx"]), str(tmp_path / "absent.png")], "not found"),
         (["predict", str(tmp_path / "absent.onnx"), str(png_folder / "00.png")], "not found"),
-        (["predict", str(tiny_artifacts["onnx"]), str(png_folder / "00.png"), "--top-k", "0"], "invalid top-k"),
+        (["predict", str(tiny_artifacts["onnx"]), str(png_folder / "00.png"), "--top-k", "0"], "invalid --top-k 0"),
     ]
     for arguments, fragment in cases:
         result = runner.invoke(app, arguments)

@@ -40,17 +40,18 @@ def bench(
              "skipping those whose runtime is not installed.", show_default=False)] = None,
     runtime: Annotated[RuntimeChoice, typer.Option(help="Runtime; 'auto' picks by file suffix and what is "
                                                    "installed.")] = RuntimeChoice(DEFAULTS.runtime),
-    threads: Annotated[int, typer.Option(help="Intra-op threads of the runtime.")] = DEFAULTS.threads,
-    warmup_runs: Annotated[int, typer.Option(help="Minimum untimed warm-up calls.")] = DEFAULTS.warmup_runs,
-    warmup_seconds: Annotated[float, typer.Option(help="Minimum warm-up time in seconds.")] = DEFAULTS.warmup_min_s,
-    runs: Annotated[int, typer.Option(help="Minimum timed calls at batch 1.")] = DEFAULTS.timed_runs,
-    min_seconds: Annotated[float, typer.Option(help="Minimum timed seconds per measurement.")] = (
+    threads: Annotated[int, typer.Option(min=1, help="Intra-op threads of the runtime.")] = DEFAULTS.threads,
+    warmup_runs: Annotated[int, typer.Option(min=0, help="Minimum untimed warm-up calls.")] = DEFAULTS.warmup_runs,
+    warmup_seconds: Annotated[float, typer.Option(min=0, help="Minimum warm-up time in seconds.")] = (
+        DEFAULTS.warmup_min_s),
+    runs: Annotated[int, typer.Option(min=1, help="Minimum timed calls at batch 1.")] = DEFAULTS.timed_runs,
+    min_seconds: Annotated[float, typer.Option(min=0, help="Minimum timed seconds per measurement.")] = (
         DEFAULTS.timed_min_s),
-    max_seconds: Annotated[float, typer.Option(help="Maximum timed seconds per measurement; ends it early "
+    max_seconds: Annotated[float, typer.Option(min=0, help="Maximum timed seconds per measurement; ends it early "
                                                "even if fewer calls were made.")] = DEFAULTS.timed_max_s,
-    batch_size: Annotated[int, typer.Option(help="Images per call for the throughput measurement.")] = (
+    batch_size: Annotated[int, typer.Option(min=1, help="Images per call for the throughput measurement.")] = (
         DEFAULTS.batch_size),
-    throughput_runs: Annotated[int, typer.Option(help="Minimum timed calls at --batch-size.")] = (
+    throughput_runs: Annotated[int, typer.Option(min=1, help="Minimum timed calls at --batch-size.")] = (
         DEFAULTS.throughput_runs),
     dataset: Annotated[Optional[DatasetChoice], typer.Option(
         help="Feed real test images of this data set and measure top-1 accuracy; 'auto' uses each model's "
@@ -58,10 +59,10 @@ def bench(
     data_dir: Annotated[Optional[Path], typer.Option(
         help="Folder with the data set files. Default: EDGECNN_DATA_DIR, else ~/.cache/edgecnn/datasets.",
         show_default=False)] = None,
-    test_limit: Annotated[Optional[int], typer.Option(help="Use only the first N test images.",
+    test_limit: Annotated[Optional[int], typer.Option(min=1, help="Use only the first N test images.",
                                                       show_default="all")] = None,
     validation_size: Annotated[Optional[int], typer.Option(
-        help="Measure accuracy on the first N training images instead of the test set: the validation split "
+        min=1, help="Measure accuracy on the first N training images instead of the test set: the validation split "
              "of `edgecnn train --validation-size N` (5000 for the edge preset, 10000 for paper).",
         show_default=False)] = None,
     no_download: Annotated[bool, typer.Option("--no-download", help="Fail instead of downloading missing "

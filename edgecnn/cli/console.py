@@ -99,13 +99,30 @@ class OneLineErrorGroup(TyperGroup):
 def usage_error_line(error: typer.TyperException) -> str:
     """Click's message for a bad command line, on one line and with the help command to run."""
     message = re.sub(r"\s+", " ", error.format_message()).strip().rstrip(".")
-    # Typer validates values with pydantic, whose messages start with its error type.
+    # Typer validates values with pydantic, whose messages start with its error type and leave
+    # out the rejected value. The line names that value, as the commands' own errors do.
     message = message.replace(": Value error, ", ": ").replace(": Input should be", ": it should be")
+    rejected = _rejected_input(error)
+    option = re.match(r"Invalid value for '([^']+)': (.*)", message)
+    if rejected is not None and option and rejected not in option.group(2):
+        message = f"invalid {option.group(1)} {rejected}: {option.group(2)}"
     message = message[:1].lower() + message[1:]
     context = getattr(error, "ctx", None)
     if context is not None:
         message += f"; see '{context.command_path} --help'"
     return message
+
+
+def _rejected_input(error: BaseException) -> str | None:
+    """Return the value that a pydantic validation behind ERROR rejected, or None when there is none."""
+    details = getattr(error.__cause__, "errors", None)
+    if not callable(details):
+        return None
+    try:
+        first = details()[0]
+    except (IndexError, TypeError):
+        return None
+    return str(first["input"]) if "input" in first else None
 
 
 class BarProgress:

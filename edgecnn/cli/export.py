@@ -43,7 +43,7 @@ def export(
     out: Annotated[Optional[Path], typer.Option("--out", help="Output folder.", file_okay=False,
                                                 show_default="the run directory, or the checkpoint's folder")] = None,
     opset: Annotated[int, typer.Option(help="ONNX operator set version (13 to 20).")] = DEFAULTS.opset,
-    calib_samples: Annotated[int, typer.Option(help="Training images in the int8 calibration set.")] = (
+    calib_samples: Annotated[int, typer.Option(min=1, help="Training images in the int8 calibration set.")] = (
         DEFAULTS.calib_samples),
     calib_method: Annotated[CalibrationMethod, typer.Option(help="ONNX activation calibration; TFLite always "
                                                             "uses litert-torch's histogram observer.")] = (
@@ -58,7 +58,7 @@ def export(
     data_dir: Annotated[Optional[Path], typer.Option(
         help="Folder with the data set files. Default: EDGECNN_DATA_DIR, else ~/.cache/edgecnn/datasets.",
         show_default=False)] = None,
-    test_limit: Annotated[Optional[int], typer.Option(help="Validate on only the first N test images.",
+    test_limit: Annotated[Optional[int], typer.Option(min=1, help="Validate on only the first N test images.",
                                                       show_default="all")] = None,
 ) -> None:
     """Export a trained model to ONNX and TFLite, validate every artifact, and record them in export.json."""

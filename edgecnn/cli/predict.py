@@ -19,12 +19,12 @@ def predict(
                                              show_default=False)],
     images: Annotated[list[Path], typer.Argument(help="PNG or JPEG files, or folders of them.",
                                                  show_default=False)],
-    top_k: Annotated[int, typer.Option("--top-k", help="Classes to print per image, most probable first.")] = 3,
+    top_k: Annotated[int, typer.Option("--top-k", min=1, help="Classes to print per image, most probable first.")] = 3,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout instead of "
                                               "text.")] = False,
     runtime: Annotated[RuntimeChoice, typer.Option(help="Runtime; 'auto' picks by file suffix and what is "
                                                    "installed.")] = RuntimeChoice.auto,
-    threads: Annotated[int, typer.Option(help="Intra-op threads of the runtime.")] = 1,
+    threads: Annotated[int, typer.Option(min=1, help="Intra-op threads of the runtime.")] = 1,
 ) -> None:
     """Classify images with an artifact, preprocessing them as its metadata record describes."""
     with user_errors():

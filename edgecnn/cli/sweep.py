@@ -42,7 +42,7 @@ def sweep(
         help="Random number PATH=LOW,HIGH drawn on a log scale, e.g. stage1.learning_rate=1e-4,1e-2; "
              "repeatable.", show_default=False)] = None,
     samples: Annotated[Optional[int], typer.Option(
-        help="Random draws per grid point (overrides the space file's 'samples').", show_default="1")] = None,
+        min=1, help="Random draws per grid point (overrides the space file's 'samples').", show_default="1")] = None,
     config_file: Annotated[Optional[Path], typer.Option(
         "--config", exists=True, dir_okay=False, show_default=False,
         help="Base training configuration, JSON or YAML with the keys of a run's config.json.")] = None,
@@ -59,17 +59,17 @@ def sweep(
     no_download: Annotated[bool, typer.Option("--no-download", help="Fail instead of downloading missing data "
                                               "set files.")] = False,
     validation_size: Annotated[Optional[int], typer.Option(
-        help="Training images held out for validation.", show_default="the preset's: 5000 for edge, 10000 for "
+        min=1, help="Training images held out for validation.", show_default="the preset's: 5000 for edge, 10000 for "
                                                                      "paper")] = None,
-    train_limit: Annotated[Optional[int], typer.Option(help="Train on only this many images.",
+    train_limit: Annotated[Optional[int], typer.Option(min=1, help="Train on only this many images.",
                                                        show_default="all")] = None,
-    test_limit: Annotated[Optional[int], typer.Option(help="Test on only the first N test images.",
+    test_limit: Annotated[Optional[int], typer.Option(min=1, help="Test on only the first N test images.",
                                                       show_default="all")] = None,
     threads_per_trial: Annotated[int, typer.Option(
-        help="Torch threads of each trial, reserved as that many Ray CPUs so trials never share a core.")] = (
+        min=1, help="Torch threads of each trial, reserved as that many Ray CPUs so trials never share a core.")] = (
         DEFAULTS.threads_per_trial),
     cpus: Annotated[Optional[int], typer.Option(
-        help="CPUs of the local Ray instance (trials run in parallel up to CPUS / threads per trial).",
+        min=1, help="CPUs of the local Ray instance (trials run in parallel up to CPUS / threads per trial).",
         show_default="all cores")] = None,
     address: Annotated[Optional[str], typer.Option(
         help="Join the Ray cluster at HOST:PORT (see `ray start --head`) instead of starting a local one.",
@@ -80,15 +80,15 @@ def sweep(
         help="Whether the objective is maximized or minimized.", show_default="max, min for latency")] = None,
     asha: Annotated[bool, typer.Option("--asha", help="Stop weak trials early (ASHA) on per-epoch validation "
                                        "accuracy.")] = DEFAULTS.asha,
-    asha_grace_epochs: Annotated[int, typer.Option(help="Epochs every trial runs before ASHA may stop it.")] = (
+    asha_grace_epochs: Annotated[int, typer.Option(min=1, help="Epochs every trial runs before ASHA may stop it.")] = (
         DEFAULTS.asha_grace_epochs),
-    asha_reduction_factor: Annotated[int, typer.Option(help="ASHA keeps about 1/N of the trials at each "
+    asha_reduction_factor: Annotated[int, typer.Option(min=2, help="ASHA keeps about 1/N of the trials at each "
                                                        "rung.")] = DEFAULTS.asha_reduction_factor,
     export_int8: Annotated[bool, typer.Option("--export-int8", help="Export each trained model to an int8 "
                                               "artifact.")] = DEFAULTS.export_int8,
     bench: Annotated[bool, typer.Option("--bench", help="Benchmark each int8 artifact (latency, "
                                         "accuracy).")] = DEFAULTS.bench,
-    max_failures: Annotated[int, typer.Option(help="Retries of a failed trial before it is reported as "
+    max_failures: Annotated[int, typer.Option(min=0, help="Retries of a failed trial before it is reported as "
                                               "failed.")] = DEFAULTS.max_failures,
     project: Annotated[Path, typer.Option(help="Parent folder of sweep directories.")] = Path("runs/sweep"),
     name: Annotated[Optional[str], typer.Option(help="Sweep directory name.", show_default="DATASET")] = None,

@@ -59,23 +59,23 @@ def train(
                                               "data set files (also set by EDGECNN_OFFLINE=1).")] = False,
     seed: Annotated[int, typer.Option(help="Seed of initialisation, shuffling, augmentation and dropout.")] = (
         DEFAULTS.seed),
-    threads: Annotated[Optional[int], typer.Option(help="Torch CPU threads; results are reproducible for a "
+    threads: Annotated[Optional[int], typer.Option(min=1, help="Torch CPU threads; results are reproducible for a "
                                                    "given count.", show_default="all cores")] = None,
     image_size: Annotated[int, typer.Option(help="Input side in pixels; 'folder' only, the others are fixed.")] = (
         DEFAULTS.image_size),
     channels: Annotated[int, typer.Option(help="Input channels, 1 or 3; 'folder' only.")] = DEFAULTS.channels,
-    stage1_epochs: Annotated[int, typer.Option(help="Maximum epochs of stage 1 (early stopping may end it "
+    stage1_epochs: Annotated[int, typer.Option(min=1, help="Maximum epochs of stage 1 (early stopping may end it "
                                                "sooner).")] = DEFAULTS.stage1.max_epochs,
-    fine_tune_epochs: Annotated[int, typer.Option(help="Maximum epochs of the last stage-2 step, which trains "
+    fine_tune_epochs: Annotated[int, typer.Option(min=1, help="Maximum epochs of the last stage-2 step, which trains "
                                                   "every layer.")] = DEFAULTS.stage2.schedule[-1].epochs,
-    batch_size: Annotated[int, typer.Option(help="Training batch size in images, both stages.")] = (
+    batch_size: Annotated[int, typer.Option(min=1, help="Training batch size in images, both stages.")] = (
         DEFAULTS.stage1.batch_size),
-    validation_size: Annotated[int, typer.Option(help="Training images held out for validation (the first "
+    validation_size: Annotated[int, typer.Option(min=1, help="Training images held out for validation (the first "
                                                  "ones).")] = DEFAULTS.validation_size,
-    train_limit: Annotated[Optional[int], typer.Option(help="Train on only this many images, taken after the "
+    train_limit: Annotated[Optional[int], typer.Option(min=1, help="Train on only this many images, taken after the "
                                                        "validation images (for quick trials).",
                                                        show_default="all")] = None,
-    test_limit: Annotated[Optional[int], typer.Option(help="Test on only the first N test images.",
+    test_limit: Annotated[Optional[int], typer.Option(min=1, help="Test on only the first N test images.",
                                                       show_default="all")] = None,
     brightness: Annotated[float, typer.Option(help="Maximum brightness change of the augmented copy, as a "
                                               "fraction of the [0, 1] range; 0 turns it off.")] = (
