@@ -49,6 +49,11 @@ def test_train_tiny_run_then_resume_rejected(tmp_path, data_dir):
     saved = json.loads((tmp_path / "fashion-mnist-edge" / "config.json").read_text())
     assert saved["stage1"]["batch_size"] == 128
     assert saved["augment"]["crop_padding_px"] == 2
+    # Output captured to a file or pipe is plain lines: no progress bar remains, no padding to a width.
+    log_lines = result.stderr.splitlines()
+    assert any(line.startswith("stage 1 epoch 1/1: loss") for line in log_lines)
+    assert all(line.strip() for line in log_lines)
+    assert all(line == line.rstrip() for line in log_lines)
 
     again = runner.invoke(app, args)
     assert again.exit_code == 0, again.output

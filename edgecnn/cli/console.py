@@ -23,9 +23,14 @@ USER_ERROR_EXIT_CODE = 2
 
 
 def setup_logging(level: int) -> None:
-    from rich.logging import RichHandler
+    if stderr.is_terminal:
+        from rich.logging import RichHandler
 
-    handler = RichHandler(console=stderr, show_time=False, show_path=False, show_level=False, markup=False)
+        handler = RichHandler(console=stderr, show_time=False, show_path=False, show_level=False, markup=False)
+    else:
+        # Rich wraps and pads log lines to 80 columns when stderr is a file or a pipe. Log files
+        # and CI output read and search better with one plain line per message.
+        handler = logging.StreamHandler(sys.stderr)
     logging.basicConfig(level=level, format="%(message)s", handlers=[handler], force=True)
     logging.getLogger("edgecnn").setLevel(level)
     for noisy in ("matplotlib", "PIL", "urllib3", "filelock"):

@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from edgecnn.cli import app
-from edgecnn.cli.console import BarProgress, sigterm_as_interrupt, user_errors
+from edgecnn.cli.console import BarProgress, sigterm_as_interrupt, stderr, user_errors
 from edgecnn.errors import ConfigError, EdgecnnError, require
 from edgecnn.training.config import DEFAULT_PRESET, METHODS, TrainConfig, default_config
 
@@ -107,7 +107,8 @@ def train(
         try:
             with sigterm_as_interrupt():
                 typer.echo(f"run directory: {run_dir}", err=True)
-                result = run_training(run_dir, BarProgress())
+                # A bar is for a person watching. In a log file it would leave only blank lines.
+                result = run_training(run_dir, BarProgress() if stderr.is_terminal else None)
         except KeyboardInterrupt:
             typer.echo(f"interrupted; continue with: edgecnn train --resume {run_dir}", err=True)
             raise typer.Exit(130) from None
