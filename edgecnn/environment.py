@@ -31,19 +31,29 @@ def package_versions(names: tuple[str, ...]) -> dict[str, str | None]:
     return versions
 
 
-def source_commit() -> str | None:
-    """Return the git commit of the edgecnn source tree, with -dirty for uncommitted changes.
+def source_commit(root: Path | None = None) -> str | None:
+    """Return the git commit of the edgecnn source tree, with -dirty when the package has uncommitted changes.
 
-    None for an installed wheel, or where git is missing.
+    Only the files of the edgecnn package count: results or notes written beside the code
+    do not change what a run computes. ROOT is the checkout, by default the one this module
+    is in. None for an installed wheel, or where git is missing.
     """
-    root = Path(__file__).resolve().parent.parent
+    root = root or Path(__file__).resolve().parent.parent
     if not (root / ".git").exists():
         return None
     try:
-        return subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=12"], cwd=root,
-                              capture_output=True, text=True, check=True, timeout=10).stdout.strip() or None
+        commit = _git(root, "rev-parse", "--short=12", "HEAD")
+        changed = _git(root, "status", "--porcelain", "--", "edgecnn")
     except (OSError, subprocess.SubprocessError):
         return None
+    if not commit:
+        return None
+    return commit + ("-dirty" if changed else "")
+
+
+def _git(root: Path, *arguments: str) -> str:
+    return subprocess.run(["git", *arguments], cwd=root, capture_output=True, text=True, check=True,
+                          timeout=10).stdout.strip()
 
 
 def describe(packages: tuple[str, ...] = ("edgecnn", "numpy", "torch")) -> dict:

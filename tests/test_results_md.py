@@ -19,8 +19,10 @@ def test_ablation_rows_mean_and_sample_std():
     rows = [line for line in results_md.ablation_table(ablation) if line.startswith("| mnist")]
     assert len(rows) == 2
     two_stage = rows[0].split(" | ")
-    assert two_stage[2:7] == ["two-stage", "0, 1", "99.30", "0.14", "99.00"]
-    assert "| n/a |" in rows[1]  # one seed has no spread
+    assert two_stage[2:8] == ["two-stage", "0, 1", "99.30", "0.14", "", "99.00"]
+    single_branch = rows[1].split(" | ")
+    assert single_branch[5] == "n/a"  # one seed has no spread
+    assert single_branch[6] == "-0.30"  # 99.0 against the two-stage mean of 99.3
 
 
 def test_ablation_table_without_runs():
