@@ -23,10 +23,13 @@ new run of the same data set, preset, method and seed replaces the recorded one.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Iterator
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -83,11 +86,23 @@ def collect(project: Path, out: Path) -> list[dict]:
         record["run"] = str(results_path.parent.relative_to(project))
         new_records.append(record)
     new_keys = {run_key(record) for record in new_records}
-    earlier_records = [record for record in recorded_runs(out) if run_key(record) not in new_keys]
-    records = sorted(earlier_records + new_records, key=run_key)
-    fileio.write_json(out, {"schema": 1, "runs": records})
+    # Two `run` processes (say, one per method) may collect at the same moment. The lock keeps
+    # one from writing over the other's merge with a file read before that merge.
+    with _locked(out):
+        earlier_records = [record for record in recorded_runs(out) if run_key(record) not in new_keys]
+        records = sorted(earlier_records + new_records, key=run_key)
+        fileio.write_json(out, {"schema": 1, "runs": records})
     print(f"{len(new_records)} finished run(s) found under {project}, {len(records)} recorded in {out}")
     return records
+
+
+@contextlib.contextmanager
+def _locked(out: Path) -> Iterator[None]:
+    """Hold an exclusive lock on OUT's lock file, next to it, for the duration of the block."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out.with_name(out.name + ".lock"), "w") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        yield
 
 
 def main() -> None:

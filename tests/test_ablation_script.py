@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import threading
 
 from scripts import load_script
 
@@ -48,3 +50,22 @@ def test_run_skips_recorded_seeds(tmp_path, monkeypatch):
     assert command[command.index("--grid") + 1] == "seed=1,2"
     assert command[command.index("--set") + 1] == "method=single-branch"
     assert command[command.index("--name") + 1] == "mnist-edge-single-branch"
+
+
+def test_collect_waits_for_lock(tmp_path):
+    out = tmp_path / "ablation.json"
+    project = tmp_path / "runs"
+    _finished_trial(project, "mnist-edge-two-stage", "a_00000", _record("two-stage", 0, 99.42))
+    collector = threading.Thread(target=ablation.collect, args=(project, out))
+
+    # Another process's collect holds the lock, so this one must wait before it reads the file.
+    with open(tmp_path / "ablation.json.lock", "w") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        collector.start()
+        collector.join(timeout=0.5)
+        assert collector.is_alive()
+        assert not out.exists()
+    collector.join(timeout=10)
+
+    assert not collector.is_alive()
+    assert [run["seed"] for run in json.loads(out.read_text())["runs"]] == [0]
