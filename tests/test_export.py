@@ -256,6 +256,9 @@ def test_cli_export_onnx(tmp_path, tiny_mnist_checkpoint, data_dir):
     assert result.exit_code == 0, result.output
     assert "✓ tiny-mnist.onnx" in result.output
     assert str(tmp_path / "tiny-mnist.onnx") in result.stdout
+    # Captured output is not a terminal: each report line stays whole, not broken at 80 columns.
+    [line] = [line for line in result.stderr.splitlines() if line.startswith("✓ tiny-mnist.onnx")]
+    assert line.endswith("(onnxruntime)")
     assert (tmp_path / "export.json").is_file()
 
 
@@ -286,6 +289,14 @@ def test_cli_corrupt_checkpoint(tmp_path):
     assert result.output.startswith("error: ")
     assert "not a readable edgecnn checkpoint" in result.output
     assert sorted(path.name for path in tmp_path.iterdir()) == ["broken.pt"]
+
+
+def test_cli_rejects_exported_model(tmp_path):
+    exported = tmp_path / "model.onnx"
+    exported.write_bytes(b"onnx")
+    result = CliRunner().invoke(app, ["export", str(exported)])
+    assert result.exit_code == 2
+    assert "is an exported model, not a checkpoint; pass the run directory" in result.output
 
 
 def test_cli_missing_calibration_data(tmp_path, tiny_mnist_checkpoint):

@@ -17,7 +17,9 @@ from typer.core import TyperGroup
 from edgecnn.errors import EdgecnnError
 
 # Humans read logs and progress on stderr; stdout is kept for results that scripts read.
-stderr = Console(stderr=True)
+# Soft wrapping leaves long lines whole: a terminal folds them itself, and in a file or pipe
+# a line broken at Rich's default 80 columns would no longer match a search for it.
+stderr = Console(stderr=True, soft_wrap=True)
 
 USER_ERROR_EXIT_CODE = 2
 
@@ -49,9 +51,18 @@ def user_errors() -> Iterator[None]:
     except EdgecnnError as error:
         print(f"error: {error}", file=sys.stderr)
         raise typer.Exit(USER_ERROR_EXIT_CODE) from None
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         print("interrupted", file=sys.stderr)
-        raise typer.Exit(130) from None
+        raise typer.Exit(interrupt_exit_code(stop)) from None
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C would raise KeyboardInterrupt so that both stop the same way."""
+
+
+def interrupt_exit_code(stop: KeyboardInterrupt) -> int:
+    """Return the shell's code for a process ended by the signal: 128 + 15 for SIGTERM, 128 + 2 for Ctrl-C."""
+    return 128 + (signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT)
 
 
 @contextlib.contextmanager
@@ -67,7 +78,7 @@ def sigterm_as_interrupt() -> Iterator[None]:
         return
 
     def interrupt(signal_number, frame):
-        raise KeyboardInterrupt
+        raise Terminated
 
     previous = signal.signal(signal.SIGTERM, interrupt)
     try:

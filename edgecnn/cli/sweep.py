@@ -45,13 +45,15 @@ def sweep(
         min=1, help="Random draws per grid point (overrides the space file's 'samples').", show_default="1")] = None,
     config_file: Annotated[Optional[Path], typer.Option(
         "--config", exists=True, dir_okay=False, show_default=False,
-        help="Base training configuration, JSON or YAML with the keys of a run's config.json.")] = None,
+        help="Base training configuration, JSON or YAML nested as a run's config.json; fields it leaves out "
+             "keep the preset's recipe.")] = None,
     set_values: Annotated[Optional[List[str]], typer.Option(
         "--set", help="Fixed base value PATH=VALUE for every trial, e.g. stage2.schedule.fine-tune.epochs=3; "
                       "repeatable.", show_default=False)] = None,
     dataset: Annotated[Optional[DatasetId], typer.Option(help="Data set id.", show_default="mnist")] = None,
     preset: Annotated[Optional[PresetName], typer.Option(
-        help="Recipe every trial starts from, as in `edgecnn train --preset`; ignored with --config.",
+        help="Recipe every trial starts from, as in `edgecnn train --preset`; with --config, the recipe under the "
+             "file's fields.",
         show_default=DEFAULT_PRESET)] = None,
     data_dir: Annotated[Optional[Path], typer.Option(
         help="Folder with the data set files; must exist on every Ray node. Default: EDGECNN_DATA_DIR, "
@@ -139,7 +141,8 @@ def _build_base(config_file, set_values, dataset, preset, data_dir, no_download,
     from edgecnn.training.config import TrainConfig, default_config
 
     if config_file is not None:
-        base = read_config_file(config_file)
+        base = read_config_file(config_file, dataset.value if dataset is not None else None,
+                                preset.value if preset is not None else None)
     else:
         base = default_config(dataset.value if dataset is not None else TrainConfig().dataset,
                               preset.value if preset is not None else DEFAULT_PRESET)

@@ -11,9 +11,10 @@ from typing import Annotated, Optional
 import typer
 
 from edgecnn.cli import app
-from edgecnn.cli.console import BarProgress, sigterm_as_interrupt, stderr, user_errors
+from edgecnn.cli.console import BarProgress, interrupt_exit_code, sigterm_as_interrupt, stderr, user_errors
 from edgecnn.errors import ConfigError, EdgecnnError, require
 from edgecnn.training.config import DEFAULT_PRESET, METHODS, TrainConfig, default_config
+from edgecnn.training.rundir import CHECKPOINT_DIR, LAST_CHECKPOINT
 
 # Help shows the default preset's recipe for MNIST. Another preset or data set has its own
 # recipe, which sets every option not given on the command line.
@@ -82,8 +83,9 @@ def train(
         DEFAULTS.augment.brightness),
     config_file: Annotated[Optional[Path], typer.Option(
         "--config", exists=True, dir_okay=False,
-        help="JSON file with TrainConfig fields (e.g. the stage-2 schedule); options given on the command "
-             "line take precedence.", show_default=False)] = None,
+        help="JSON (or, with the sweep extra, YAML) file of TrainConfig fields nested as in a run's config.json, "
+             "e.g. {\"stage1\": {\"max_epochs\": 5}}. Fields it leaves out keep the preset's recipe; options "
+             "given on the command line take precedence.", show_default=False)] = None,
     project: Annotated[Path, typer.Option(help="Parent folder of run directories.")] = Path("runs/train"),
     name: Annotated[Optional[str], typer.Option(help="Run directory name.", show_default="DATASET-PRESET, plus -METHOD for an ablation")] = None,
     exist_ok: Annotated[bool, typer.Option("--exist-ok", help="Reuse an unfinished run directory of the same "
@@ -100,6 +102,7 @@ def train(
 
         if resume is not None:
             load_run_config(resume)  # fails here, before anything is printed, on a path that is no run
+            _reject_options_beside_resume(context, resume)
             run_dir, created = resume, False
         else:
             config = _build_config(context, **options)
@@ -109,9 +112,13 @@ def train(
                 typer.echo(f"run directory: {run_dir}", err=True)
                 # A bar is for a person watching. In a log file it would leave only blank lines.
                 result = run_training(run_dir, BarProgress() if stderr.is_terminal else None)
-        except KeyboardInterrupt:
-            typer.echo(f"interrupted; continue with: edgecnn train --resume {run_dir}", err=True)
-            raise typer.Exit(130) from None
+        except KeyboardInterrupt as stop:
+            if (run_dir / CHECKPOINT_DIR / LAST_CHECKPOINT).exists():
+                typer.echo(f"interrupted; continue with: edgecnn train --resume {run_dir}", err=True)
+            else:
+                typer.echo(f"interrupted before the first epoch ended, so no epoch was saved; start it again "
+                           f"with: edgecnn train --resume {run_dir}", err=True)
+            raise typer.Exit(interrupt_exit_code(stop)) from None
         except EdgecnnError:
             # A run that failed before its first epoch (missing data, say) contains nothing worth keeping.
             if created and not (run_dir / "checkpoints").exists():
@@ -120,20 +127,33 @@ def train(
         typer.echo(str(result.run_dir / "checkpoints" / "final.pt"))
 
 
+def _reject_options_beside_resume(context: typer.Context, run_dir: Path) -> None:
+    """Raise ConfigError when an option besides --resume is given, since a resumed run ignores them all."""
+    ignored = [f"--{name.replace('_', '-')}" for name in context.params
+               if name != "resume" and getattr(context.get_parameter_source(name), "name", None) not in
+               ("DEFAULT", None)]
+    if ignored:
+        raise ConfigError(f"--resume continues {run_dir} with its saved configuration, so {', '.join(ignored)} "
+                          "would be ignored; drop them, or start a new run without --resume")
+
+
 def _build_config(context: typer.Context, config_file: Path | None, **options) -> TrainConfig:
     """Merge the preset's recipe, an optional JSON file and the command-line options, in that order of precedence."""
-    config = default_config(options["dataset"].value, options["preset"].value)
-    if config_file is not None:
-        try:
-            config = TrainConfig.from_dict(json.loads(config_file.read_text()))
-        except json.JSONDecodeError as error:
-            raise ConfigError(f"{config_file}: invalid JSON ({error}); fix the file or drop --config") from None
-
     def given(option: str) -> bool:
         # Compared by name: Typer may carry its own copy of click's ParameterSource enum. The
         # defaults shown in --help are one recipe's, so only options set on the command line apply.
         source = getattr(context.get_parameter_source(option), "name", None)
         return source not in ("DEFAULT", None)
+
+    if config_file is not None:
+        from edgecnn.sweep.space import read_config_file
+
+        # The file's fields are laid over the recipe of its data set and preset, which
+        # --dataset and --preset override.
+        config = read_config_file(config_file, options["dataset"].value if given("dataset") else None,
+                                  options["preset"].value if given("preset") else None)
+    else:
+        config = default_config(options["dataset"].value, options["preset"].value)
 
     simple = {"dataset": "dataset", "preset": "preset", "method": "method", "seed": "seed",
               "validation_size": "validation_size",
@@ -157,12 +177,10 @@ def _build_config(context: typer.Context, config_file: Path | None, **options) -
         config.stage1.batch_size = config.stage2.batch_size = options["batch_size"]
     if given("brightness"):
         config.augment.brightness = options["brightness"]
-    if config.channels not in (1, 3):
+    # The configuration's own checks name fields. A value from the command line is reported
+    # by its option instead.
+    if given("channels") and config.channels not in (1, 3):
         raise ConfigError(f"invalid --channels {config.channels}; use 1 (grayscale) or 3 (RGB)")
-    if config.image_size < 8:
+    if given("image_size") and config.image_size < 8:
         raise ConfigError(f"invalid --image-size {config.image_size}; use 8 pixels or more")
-    if config.stage1.batch_size < 1:
-        raise ConfigError(f"invalid --batch-size {config.stage1.batch_size}; use 1 or more")
-    if config.stage1.max_epochs < 1:
-        raise ConfigError(f"invalid --stage1-epochs {config.stage1.max_epochs}; use 1 or more")
     return config

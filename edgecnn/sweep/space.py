@@ -33,7 +33,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from edgecnn.errors import ConfigError, require
 from edgecnn.training.config import TrainConfig
@@ -151,9 +151,34 @@ def _read_mapping(path: Path, description: str) -> dict:
     return document
 
 
-def read_config_file(path: Path) -> TrainConfig:
-    """Read a base training configuration from JSON or YAML, with the keys of a saved config.json."""
-    return TrainConfig.from_dict(_read_mapping(path, "training configuration"))
+def read_config_file(path: Path, dataset: str | None = None, preset: str | None = None) -> TrainConfig:
+    """Read a JSON or YAML file of TrainConfig fields, laid over the recipe of its data set and preset.
+
+    The file nests fields as a saved config.json does and may give only some of them: the
+    others keep the recipe's values. DATASET and PRESET, when given, win over the file's own.
+    """
+    from edgecnn.training.config import DEFAULT_PRESET, default_config
+
+    document = _read_mapping(path, "training configuration")
+    try:
+        dataset = dataset or coerce(document.get("dataset", TrainConfig.dataset), str, "dataset")
+        preset = preset or coerce(document.get("preset", DEFAULT_PRESET), str, "preset")
+        config = default_config(dataset, preset)
+        for field_path, value in _leaves(document):
+            set_path(config, field_path, value)
+    except SearchSpaceError as error:
+        raise SearchSpaceError(f"{path}: {error}; fix the file or drop --config") from None
+    config.dataset, config.preset = dataset, preset
+    return config
+
+
+def _leaves(document: dict, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Yield the dotted path and value of each field a nested mapping sets; a list is one value."""
+    for key, value in document.items():
+        if isinstance(value, dict):
+            yield from _leaves(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
 
 
 # --- Validation ---

@@ -134,6 +134,10 @@ class TrainConfig:
             raise ConfigError(f"invalid method '{self.method}'; choose one of: {', '.join(METHODS)}")
         if self.threads < 1:
             raise ConfigError(f"invalid threads {self.threads}; use 1 or more")
+        if self.channels not in (1, 3):
+            raise ConfigError(f"invalid channels {self.channels}; use 1 (grayscale) or 3 (RGB)")
+        if self.image_size < 8:
+            raise ConfigError(f"invalid image size {self.image_size}; use 8 pixels or more")
         if self.validation_size < 1:
             raise ConfigError(f"invalid validation size {self.validation_size}; use 1 or more images")
         for name in ("train_limit", "test_limit"):
@@ -151,6 +155,14 @@ class TrainConfig:
         if self.stage1.optimizer not in ("nadam", "adamw"):
             raise ConfigError(f"invalid stage-1 optimizer '{self.stage1.optimizer}'; choose nadam or adamw")
         _check_schedule(self.stage1.lr_schedule, self.stage1.warmup_fraction, "stage 1")
+        _check_counts({"stage1.max_epochs": self.stage1.max_epochs, "stage1.batch_size": self.stage1.batch_size,
+                       "stage1.patience_epochs": self.stage1.patience_epochs,
+                       "stage1.min_epochs": self.stage1.min_epochs, "stage2.batch_size": self.stage2.batch_size})
+        _check_optimizer_numbers(self.stage1.learning_rate, self.stage1.weight_decay, "stage1.{}")
+        if self.stage1.epsilon <= 0:
+            raise ConfigError(f"invalid stage1.epsilon {self.stage1.epsilon}; use a number above 0, e.g. 1e-7")
+        if self.stage1.min_delta < 0:
+            raise ConfigError(f"invalid stage1.min_delta {self.stage1.min_delta}; use 0 or more")
         for where, smoothing in (("stage 1", self.stage1.label_smoothing), ("stage 2", self.stage2.label_smoothing)):
             if not 0.0 <= smoothing < 1.0:
                 raise ConfigError(f"invalid {where} label smoothing {smoothing}; use a fraction in [0, 1)")
@@ -166,6 +178,13 @@ class TrainConfig:
                                   f"'{self.preset}'; choose from {sorted(known_groups)}")
             if step.epochs < 1:
                 raise ConfigError(f"invalid epochs {step.epochs} in step '{step.name}'; use 1 or more")
+            if step.patience_epochs is not None and step.patience_epochs < 1:
+                raise ConfigError(f"invalid stage2.schedule.{step.name}.patience_epochs {step.patience_epochs}; "
+                                  "use 1 or more, or leave it unset")
+            _check_optimizer_numbers(step.learning_rate, step.weight_decay, f"stage2.schedule.{step.name}.{{}}")
+            if not 0.0 <= step.momentum < 1.0:
+                raise ConfigError(f"invalid stage2.schedule.{step.name}.momentum {step.momentum}; "
+                                  "use a fraction in [0, 1)")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -200,6 +219,21 @@ def stage2_schedule(config: TrainConfig) -> list[UnfreezeStep]:
         return [dataclasses.replace(last, name="plain-fine-tune", trainable=list(LAYER_GROUPS[config.preset]),
                                     epochs=sum(step.epochs for step in schedule))]
     return schedule
+
+
+def _check_counts(counts: dict[str, int]) -> None:
+    for path, value in counts.items():
+        if value < 1:
+            raise ConfigError(f"invalid {path} {value}; use 1 or more")
+
+
+def _check_optimizer_numbers(learning_rate: float, weight_decay: float, field_name: str) -> None:
+    """Check an optimizer's numbers; FIELD_NAME formats a field's name into where it sits, e.g. 'stage1.{}'."""
+    if learning_rate <= 0:
+        raise ConfigError(f"invalid {field_name.format('learning_rate')} {learning_rate}; "
+                          "use a number above 0, e.g. 1e-3")
+    if weight_decay < 0:
+        raise ConfigError(f"invalid {field_name.format('weight_decay')} {weight_decay}; use 0 (off) or more")
 
 
 def _check_schedule(schedule: str, warmup_fraction: float, where: str) -> None:
