@@ -36,6 +36,9 @@ def find_checkpoint(path: Path | str) -> Path:
         raise CheckpointError(f"checkpoints/final.pt not found in {path}; pass a finished run directory or a .pt file")
     if not path.exists():
         raise CheckpointError(f"{path} not found; pass a run directory or a final checkpoint (.pt)")
+    if path.suffix.lower() in (".onnx", ".tflite"):
+        raise CheckpointError(f"{path} is an exported model, not a checkpoint; pass the run directory or the "
+                              ".pt file it was exported from")
     return path
 
 

@@ -65,14 +65,25 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return exponentials / exponentials.sum(axis=1, keepdims=True)
 
 
+# Data sets whose images show a light object on a black background.
+DARK_BACKGROUND_DATASETS = ("mnist", "fashion-mnist")
+
+
 def predict_files(artifact: Path, image_paths: list[Path], top_k: int = 3, runtime: str = "auto",
-                  threads: int = 1) -> list[Prediction]:
-    """Classify image files with an artifact and return the top_k classes of each."""
+                  threads: int = 1, invert: bool = False) -> list[Prediction]:
+    """Classify image files with an artifact and return the top_k classes of each.
+
+    With INVERT each pixel value v becomes 255 - v first, for a dark object on a light background.
+    """
     if top_k < 1:
         raise DataError(f"invalid top-k {top_k}; use 1 or more")
     metadata = read_record(artifact).metadata
     session = open_session(artifact, runtime, threads)
     images = np.stack([decode_image(path, metadata.image_size_hw, metadata.channels) for path in image_paths])
+    if invert:
+        images = 255 - images
+    elif metadata.dataset in DARK_BACKGROUND_DATASETS:
+        _warn_light_backgrounds(image_paths, images, metadata.dataset)
     probabilities = predict_probabilities(session, metadata, images)
 
     top_k = min(top_k, probabilities.shape[1])
@@ -82,6 +93,15 @@ def predict_files(artifact: Path, image_paths: list[Path], top_k: int = 3, runti
         top = [ClassScore(int(i), metadata.classes[i], float(row[i])) for i in order]
         predictions.append(Prediction(str(path), top))
     return predictions
+
+
+def _warn_light_backgrounds(image_paths: list[Path], images: np.ndarray, dataset: str) -> None:
+    """Log a warning for each image whose border is mostly light, which the model never saw in training."""
+    border = np.concatenate([images[:, 0], images[:, -1], images[:, :, 0], images[:, :, -1]], axis=1)
+    for path, mean in zip(image_paths, border.reshape(len(images), -1).mean(axis=1)):
+        if mean > 127:
+            log.warning("%s has a light background, but the %s model was trained on light objects on black; "
+                        "pass --invert if the object is dark", path, dataset)
 
 
 def predict_probabilities(session, metadata, images: np.ndarray) -> np.ndarray:

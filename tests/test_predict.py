@@ -57,6 +57,23 @@ def test_predict_text_output(tiny_artifacts, png_folder):
     assert line.count("%") == 2
 
 
+def test_predict_invert_restores_dark_on_light(tiny_artifacts, mnist_test_images, png_folder, tmp_path):
+    inverted = tmp_path / "inverted.png"
+    Image.fromarray(255 - mnist_test_images.images[0][..., 0]).save(inverted)
+    runner = CliRunner()
+
+    original = runner.invoke(app, ["predict", str(tiny_artifacts["onnx"]), str(png_folder / "00.png"), "--json"])
+    restored = runner.invoke(app, ["predict", str(tiny_artifacts["onnx"]), str(inverted), "--json", "--invert"])
+    plain = runner.invoke(app, ["predict", str(tiny_artifacts["onnx"]), str(inverted), "--json"])
+
+    assert restored.exit_code == 0, restored.output
+    first = json.loads(original.stdout)["predictions"][0]["top"]
+    assert json.loads(restored.stdout)["predictions"][0]["top"] == first
+    assert "has a light background" in plain.stderr
+    assert "pass --invert" in plain.stderr
+    assert "light background" not in original.stderr
+
+
 def test_predict_int8_input(tiny_artifacts, png_folder):
     result = CliRunner().invoke(app, ["predict", str(tiny_artifacts["onnx_int8"]), str(png_folder / "01.png"),
                                       "--json"])

@@ -25,12 +25,15 @@ def predict(
     runtime: Annotated[RuntimeChoice, typer.Option(help="Runtime; 'auto' picks by file suffix and what is "
                                                    "installed.")] = RuntimeChoice.auto,
     threads: Annotated[int, typer.Option(min=1, help="Intra-op threads of the runtime.")] = 1,
+    invert: Annotated[bool, typer.Option("--invert", help="Invert pixel values (255 - value) first: for a dark "
+                                         "digit or garment on a light background, since the MNIST and "
+                                         "Fashion-MNIST models learned light on black.")] = False,
 ) -> None:
     """Classify images with an artifact, preprocessing them as its metadata record describes."""
     with user_errors():
         from edgecnn.predict import collect_images, predict_files
 
-        predictions = predict_files(artifact, collect_images(images), top_k, runtime.value, threads)
+        predictions = predict_files(artifact, collect_images(images), top_k, runtime.value, threads, invert)
         if json_output:
             document = {"artifact": str(artifact), "predictions": [p.to_dict() for p in predictions]}
             typer.echo(json.dumps(document, indent=2))

@@ -47,6 +47,8 @@ def start_run(config: TrainConfig, project: Path, name: str | None = None, exist
 
 def load_run_config(run_dir: Path) -> TrainConfig:
     path = run_dir / rundir.CONFIG_FILE
+    if run_dir.is_file() and (run_dir.parent / rundir.CONFIG_FILE).is_file():
+        raise CheckpointError(f"{run_dir} is a file of a run; pass its run directory, {run_dir.parent}")
     if not path.is_file():
         raise CheckpointError(f"{run_dir} is not a run directory ({rundir.CONFIG_FILE} not found); "
                               "pass the directory that `edgecnn train` created")
