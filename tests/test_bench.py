@@ -153,8 +153,8 @@ def test_bench_plot(tiny_artifacts, tmp_path):
 
 def _assert_one_line_error(result, *fragments):
     assert result.exit_code == 2, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr  # no blank line left behind by a progress bar
     assert lines[0].startswith("error: ")
     for fragment in fragments:
         assert fragment in lines[0]

@@ -107,6 +107,9 @@ def _run_with_progress(paths, config, skip_missing_runtimes):
 
     from edgecnn.bench import run_benchmarks
 
+    if not stderr.is_terminal:
+        # A transient bar in a file or pipe leaves only blank lines behind.
+        return run_benchmarks(paths, config, skip_missing_runtimes)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=stderr,
                   transient=True) as bar:
         tasks = {}
