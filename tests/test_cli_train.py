@@ -35,6 +35,14 @@ def test_help_shows_defaults_and_units():
     assert "pixels" in result.output
 
 
+@pytest.mark.parametrize("command", [[], ["train"], ["export"], ["bench"], ["predict"], ["sweep"]])
+def test_help_flags_have_no_value_label(command):
+    result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert "--help" in result.output
+    assert "<bool>" not in result.output
+
+
 def test_train_tiny_run_then_resume_rejected(tmp_path, data_dir):
     args = ["train", "--dataset", "fashion-mnist", "--data-dir", str(data_dir), "--project", str(tmp_path),
             *TINY]

@@ -94,8 +94,18 @@ class OneLineErrorGroup(TyperGroup):
     form matches the errors of the commands themselves and reads well in logs.
     """
 
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            hide_flag_values(command)
+        return command
+
+    def get_help_option(self, ctx: Any) -> Any:
+        return _without_value_label(super().get_help_option(ctx))
+
     def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
              standalone_mode: bool = True, **extra: Any) -> Any:
+        hide_flag_values(self)
         arguments = sys.argv[1:] if args is None else list(args)
         if not standalone_mode or (not arguments and self.no_args_is_help):
             # A bare `edgecnn` prints the help, as Typer does.
@@ -110,6 +120,24 @@ class OneLineErrorGroup(TyperGroup):
             sys.exit(130)
         # Without standalone mode, Typer returns the code of an explicit exit, else the command's value.
         sys.exit(result if isinstance(result, int) else 0)
+
+
+def hide_flag_values(command: Any) -> None:
+    """Show COMMAND's flags in its help without a value label.
+
+    Typer labels a flag <bool>, which reads as if `--int8 true` were the way to set it.
+    """
+    for param in command.params:
+        _without_value_label(param)
+    if "get_help_option" not in vars(command) and not isinstance(command, OneLineErrorGroup):
+        own_help_option = command.get_help_option
+        command.get_help_option = lambda ctx: _without_value_label(own_help_option(ctx))
+
+
+def _without_value_label(param: Any) -> Any:
+    if param is not None and getattr(param, "is_flag", False) and param.metavar is None:
+        param.metavar = ""
+    return param
 
 
 def usage_error_line(error: typer.TyperException) -> str:
