@@ -83,8 +83,8 @@ def export(
                               calib_method=calib_method.value, seed=seed, atol=atol,
                               max_accuracy_drop=max_accuracy_drop, data_dir=data_dir, test_limit=test_limit)
         result = export_model(source, config, on_validated=_print_check)
-        stderr.print(f"reference model: {result.reference_accuracy:.2f}% on "
-                     f"{result.artifacts[0].validation.test_images} test images; wrote {result.manifest_path}")
+        # The reference accuracy was logged before the artifacts were built.
+        stderr.print(f"wrote {result.manifest_path}")
         for artifact in result.artifacts:
             typer.echo(str(artifact.path))
 
