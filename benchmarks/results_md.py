@@ -150,7 +150,8 @@ def ablation_table(ablation: dict | None) -> list[str]:
                 against = ""
                 if method != "two-stage" and full_method:
                     difference = statistics.mean(test) - statistics.mean(run["test_accuracy"] for run in full_method)
-                    against = f"{difference:+.2f}"
+                    # Rounding a tiny negative difference would print "-0.00".
+                    against = f"{difference:+.2f}" if round(difference, 2) != 0 else "0.00"
                 commits = sorted({run["environment"].get("commit") or "unknown" for run in runs})
                 lines.append(
                     f"| {dataset} | {preset} | {method} | {', '.join(str(run['seed']) for run in runs)} "
