@@ -127,11 +127,16 @@ def train(
         typer.echo(str(result.run_dir / "checkpoints" / "final.pt"))
 
 
+def _given(context: typer.Context, option: str) -> bool:
+    """Return whether OPTION was set on the command line rather than left at its default."""
+    # Compared by name: Typer may carry its own copy of click's ParameterSource enum.
+    source = getattr(context.get_parameter_source(option), "name", None)
+    return source not in ("DEFAULT", None)
+
+
 def _reject_options_beside_resume(context: typer.Context, run_dir: Path) -> None:
     """Raise ConfigError when an option besides --resume is given, since a resumed run ignores them all."""
-    ignored = [f"--{name.replace('_', '-')}" for name in context.params
-               if name != "resume" and getattr(context.get_parameter_source(name), "name", None) not in
-               ("DEFAULT", None)]
+    ignored = [f"--{name.replace('_', '-')}" for name in context.params if name != "resume" and _given(context, name)]
     if ignored:
         raise ConfigError(f"--resume continues {run_dir} with its saved configuration, so {', '.join(ignored)} "
                           "would be ignored; drop them, or start a new run without --resume")
@@ -140,10 +145,8 @@ def _reject_options_beside_resume(context: typer.Context, run_dir: Path) -> None
 def _build_config(context: typer.Context, config_file: Path | None, **options) -> TrainConfig:
     """Merge the preset's recipe, an optional JSON file and the command-line options, in that order of precedence."""
     def given(option: str) -> bool:
-        # Compared by name: Typer may carry its own copy of click's ParameterSource enum. The
-        # defaults shown in --help are one recipe's, so only options set on the command line apply.
-        source = getattr(context.get_parameter_source(option), "name", None)
-        return source not in ("DEFAULT", None)
+        # The defaults shown in --help are one recipe's, so only options set on the command line apply.
+        return _given(context, option)
 
     if config_file is not None:
         from edgecnn.sweep.space import read_config_file
