@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from typer.testing import CliRunner
 
 from edgecnn import __version__
 from edgecnn.cli import app
+from edgecnn.cli.console import LineProgress
 
 runner = CliRunner()
 
@@ -156,3 +158,17 @@ def test_sigterm_stops_training_resumably(tmp_path, data_dir):
     assert (f"interrupted before the first epoch ended, so no epoch was saved; start it again with: "
             f"edgecnn train --resume {tmp_path / 'stopped'}") in stderr
     assert "Traceback" not in stderr
+
+
+def test_line_progress_reports_within_epoch(caplog):
+    # Redirected output gets a line on the epoch's progress instead of a bar. An interval of 0
+    # reports every batch but the last, because the epoch's own line follows it.
+    progress = LineProgress(interval_s=0.0)
+    with caplog.at_level(logging.INFO, logger="edgecnn"):
+        progress.epoch_started("stage 1 epoch 2", total_batches=3)
+        for _ in range(3):
+            progress.batch_finished()
+        progress.epoch_finished()
+    lines = [record.getMessage() for record in caplog.records]
+    assert [line.split(", ")[0] for line in lines] == ["stage 1 epoch 2: 1/3 batches", "stage 1 epoch 2: 2/3 batches"]
+    assert all(line.endswith(" s") for line in lines)

@@ -8,6 +8,7 @@ import re
 import signal
 import sys
 import threading
+import time
 from typing import Any, Iterator
 
 import typer
@@ -189,3 +190,33 @@ class BarProgress:
     def epoch_finished(self) -> None:
         self.progress.remove_task(self.task)
         self.progress.stop()
+
+
+class LineProgress:
+    """Logs one line on how far an epoch has got, at most every INTERVAL_S, for stderr in a file or pipe.
+
+    A progress bar makes no sense there, but a log that stays silent for a whole epoch
+    (a minute or more on a small CPU) looks the same as a hung run.
+    """
+
+    def __init__(self, interval_s: float = 30.0):
+        self.interval_s = interval_s
+        self.log = logging.getLogger("edgecnn")
+        self.description = ""
+        self.total = self.done = 0
+        self.started_s = self.last_line_s = 0.0
+
+    def epoch_started(self, description: str, total_batches: int) -> None:
+        self.description, self.total, self.done = description, total_batches, 0
+        self.started_s = self.last_line_s = time.monotonic()
+
+    def batch_finished(self) -> None:
+        self.done += 1
+        now_s = time.monotonic()
+        if now_s - self.last_line_s >= self.interval_s and self.done < self.total:
+            self.last_line_s = now_s
+            self.log.info("%s: %d/%d batches, %.0f s", self.description, self.done, self.total,
+                          now_s - self.started_s)
+
+    def epoch_finished(self) -> None:
+        pass

@@ -11,7 +11,8 @@ from typing import Annotated, Optional
 import typer
 
 from edgecnn.cli import app
-from edgecnn.cli.console import BarProgress, interrupt_exit_code, sigterm_as_interrupt, stderr, user_errors
+from edgecnn.cli.console import (BarProgress, LineProgress, interrupt_exit_code, sigterm_as_interrupt, stderr,
+                                 user_errors)
 from edgecnn.errors import ConfigError, EdgecnnError, require
 from edgecnn.training.config import DEFAULT_PRESET, METHODS, TrainConfig, default_config
 from edgecnn.training.rundir import CHECKPOINT_DIR, LAST_CHECKPOINT
@@ -111,7 +112,7 @@ def train(
             with sigterm_as_interrupt():
                 typer.echo(f"run directory: {run_dir}", err=True)
                 # A bar is for a person watching. In a log file it would leave only blank lines.
-                result = run_training(run_dir, BarProgress() if stderr.is_terminal else None)
+                result = run_training(run_dir, BarProgress() if stderr.is_terminal else LineProgress())
         except KeyboardInterrupt as stop:
             if (run_dir / CHECKPOINT_DIR / LAST_CHECKPOINT).exists():
                 typer.echo(f"interrupted; continue with: edgecnn train --resume {run_dir}", err=True)
