@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +14,7 @@ import pytest
 from edgecnn.artifacts import read_metadata, read_record, tflite_metadata
 from edgecnn.errors import MissingExtraError
 from edgecnn.metadata import METADATA_KEY, MetadataError
+from edgecnn.native_notices import dropped_notices
 from edgecnn.runtimes import InputShapeError, ModelFileError, open_session, resolve_runtime
 
 _BUILT: dict[Path, dict[str, Path]] = {}
@@ -167,6 +170,22 @@ def test_tflite_session_batch_change(tiny_artifacts):
     assert together.shape == (3, 10)
     assert session.info.extra["batch_mode"] in ("resize", "split")
     np.testing.assert_allclose(together, one_by_one, atol=1e-5)
+
+
+def test_tflite_session_drops_delegate_notice(tiny_artifacts, capfd):
+    # LiteRT prints a notice from C++ on each interpreter it creates. Only that line is dropped.
+    session = open_session(tiny_artifacts["tflite"], threads=1)
+    session.run(np.zeros((2, 28, 28, 1), np.float32))
+    assert session.info.xnnpack, "XNNPACK applied, so its notice would have been printed"
+    assert "XNNPACK" not in capfd.readouterr().err
+
+
+def test_dropped_notices_passes_other_lines_on(capfd):
+    with dropped_notices():
+        os.write(2, b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\nFATAL: something real\n")
+        print("from Python", file=sys.stderr)
+    # Under capfd, sys.stderr is not file descriptor 2, so the two lines may swap places.
+    assert sorted(capfd.readouterr().err.splitlines()) == ["FATAL: something real", "from Python"]
 
 
 def test_runtimes_match_checkpoint(tiny_artifacts, mnist_test_images):

@@ -15,6 +15,7 @@ from edgecnn.cli.console import stderr, user_errors
 from edgecnn.errors import require
 from edgecnn.export.config import FORMATS, ExportConfig
 from edgecnn.modelfile import find_checkpoint
+from edgecnn.native_notices import dropped_notices
 
 DEFAULTS = ExportConfig()
 
@@ -33,7 +34,8 @@ class CalibrationMethod(str, enum.Enum):
 
 @app.command()
 def export(
-    source: Annotated[Path, typer.Argument(help="Run directory, or a final checkpoint (.pt).", show_default=False)],
+    source: Annotated[Path, typer.Argument(metavar="SOURCE", help="Run directory, or a final checkpoint (.pt).",
+                                                    show_default=False)],
     format_choice: Annotated[FormatChoice, typer.Option("--format", "-f", help="Artifact format.")] = FormatChoice.all,
     int8: Annotated[bool, typer.Option("--int8", help="Also write int8 artifacts (static post-training "
                                        "quantization).")] = DEFAULTS.int8,
@@ -62,7 +64,8 @@ def export(
                                                       show_default="all")] = None,
 ) -> None:
     """Export a trained model to ONNX and TFLite, validate every artifact, and record them in export.json."""
-    # The TFLite converter's native libraries log start-up notices at info level unless these variables lower it.
+    # Lower what the converter's native libraries log while converting. The lines they print on import
+    # ignore these variables and are dropped below instead.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("GLOG_minloglevel", "2")
     # torch 2.13 warns about its own pytree internals each time litert-torch traces the model.
@@ -75,7 +78,8 @@ def export(
                                 ("onnxruntime", "ONNX validation"), ("litert_torch", "TFLite conversion"),
                                 ("ai_edge_litert", "TFLite validation")):
             if format_choice.value in ("all", "onnx" if module.startswith("onnx") else "tflite"):
-                require(module, "export", purpose)
+                with dropped_notices():  # litert-torch's import prints absl's and oneDNN's set-up lines
+                    require(module, "export", purpose)
         from edgecnn.export.pipeline import export_model
 
         config = ExportConfig(formats=list(FORMATS) if format_choice == FormatChoice.all else [format_choice.value], int8=int8,

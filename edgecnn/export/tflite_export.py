@@ -20,6 +20,7 @@ import os
 import numpy as np
 
 from edgecnn.errors import require
+from edgecnn.native_notices import dropped_notices
 from edgecnn.export import ExportError
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,9 @@ def _litert_torch():
     os.environ.setdefault("LITERT_TORCH_SHOW_PROGRESS", "n")
     # torchao warns at import about GPU kernels and Triton, which CPU conversion never uses.
     logging.getLogger("torchao").setLevel(logging.ERROR)
-    return require("litert_torch", "export", "TFLite conversion")
+    # Its import sets up absl and oneDNN, which print two lines on their set-up.
+    with dropped_notices():
+        return require("litert_torch", "export", "TFLite conversion")
 
 
 def convert_float_tflite(module, sample_nhwc: np.ndarray) -> bytes:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgecnn.native_notices import dropped_notices
 from edgecnn.runtimes import BatchChecker, InputShapeError, ModelFileError, SessionInfo, TensorInfo, runtime_version
 
 log = logging.getLogger(__name__)
@@ -31,8 +32,7 @@ class InterpreterSession:
     def __init__(self, path: Path, threads: int, interpreter_class):
         self._new_interpreter = lambda: interpreter_class(model_path=str(path), num_threads=threads)
         try:
-            self._interpreter = self._new_interpreter()
-            self._interpreter.allocate_tensors()
+            self._interpreter = self._allocated_interpreter()
         except (ValueError, RuntimeError) as error:
             first_line = str(error).strip().splitlines()[0]
             raise ModelFileError(f"{path}: not a loadable TFLite model ({first_line}); "
@@ -71,18 +71,25 @@ class InterpreterSession:
         self._interpreter.invoke()
         return self._interpreter.get_tensor(self._output_index)
 
+    def _allocated_interpreter(self):
+        # Allocation applies the XNNPACK delegate, which LiteRT announces on stderr each time.
+        with dropped_notices():
+            interpreter = self._new_interpreter()
+            interpreter.allocate_tensors()
+        return interpreter
+
     def _resize(self, size: int) -> None:
         shape = [size, *self._interpreter.get_input_details()[0]["shape"][1:]]
         try:
             self._interpreter.resize_tensor_input(self._input_index, shape, strict=False)
-            self._interpreter.allocate_tensors()
+            with dropped_notices():
+                self._interpreter.allocate_tensors()
             self._model_batch = size
         except (ValueError, RuntimeError) as error:
             log.debug("%s cannot run batches of %d (%s); running them in batches of %d instead", self.path.name,
                      size, str(error).strip().splitlines()[0], self._model_batch)
             # tflite-runtime 2.14 crashes on the next invoke after resizing back, so start afresh.
-            self._interpreter = self._new_interpreter()
-            self._interpreter.allocate_tensors()
+            self._interpreter = self._allocated_interpreter()
             self._split_batches = True
             self.info.extra["batch_mode"] = "split"
 
