@@ -12,6 +12,7 @@ def plot_curves(history: list[dict], path: Path) -> None:
 
     matplotlib.use("Agg")  # files only, no display needed
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     stage1 = [r for r in history if r["stage"] == 1]
     stage2 = [r for r in history if r["stage"] == 2]
@@ -52,6 +53,11 @@ def plot_curves(history: list[dict], path: Path) -> None:
         axis.set_xlabel("epoch")
         axis.grid(alpha=0.3)
         if axis.lines:
+            # Whole epochs only, with half an epoch of margin: left alone, matplotlib labels
+            # the axis of a one-epoch stage from 0.96 to 1.04.
+            epochs = max(len(line.get_xdata()) for line in axis.lines)
+            axis.set_xlim(0.5, epochs + 0.5)
+            axis.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
             axis.legend(fontsize=8)
     figure.tight_layout()
     with atomic_path(path) as temporary:
