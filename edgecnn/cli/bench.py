@@ -36,6 +36,7 @@ class DatasetChoice(str, enum.Enum):
 @app.command()
 def bench(
     models: Annotated[Optional[list[Path]], typer.Argument(
+        metavar="MODELS",
         help=".onnx or .tflite artifacts, or training checkpoints (.pt). Default: the shipped artifacts, "
              "skipping those whose runtime is not installed.", show_default=False)] = None,
     runtime: Annotated[RuntimeChoice, typer.Option(help="Runtime; 'auto' picks by file suffix and what is "

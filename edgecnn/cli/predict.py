@@ -15,9 +15,9 @@ from edgecnn.cli.console import user_errors
 
 @app.command()
 def predict(
-    artifact: Annotated[Path, typer.Argument(help=".onnx or .tflite artifact with a metadata record.",
+    artifact: Annotated[Path, typer.Argument(metavar="ARTIFACT", help=".onnx or .tflite artifact with a metadata record.",
                                              show_default=False)],
-    images: Annotated[list[Path], typer.Argument(help="PNG or JPEG files, or folders of them.",
+    images: Annotated[list[Path], typer.Argument(metavar="IMAGES", help="PNG or JPEG files, or folders of them.",
                                                  show_default=False)],
     top_k: Annotated[int, typer.Option("--top-k", min=1, help="Classes to print per image, most probable first.")] = 3,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout instead of "
