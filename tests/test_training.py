@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from tiny import tiny_config
+from edgecnn import environment
 from edgecnn.errors import CheckpointError, ConfigError
 from edgecnn.modelfile import load_trained_model
 from edgecnn.nets import get_preset
@@ -161,3 +162,20 @@ def test_cifar_run_has_19622_parameters(tiny_cifar_checkpoint):
     trained = load_trained_model(tiny_cifar_checkpoint)
     assert sum(p.numel() for p in trained.model.parameters()) == 19622
     assert trained.input_shape == (3, 32, 32)
+
+
+def test_results_record_commit_at_start(tmp_path, data_dir, monkeypatch):
+    # A commit made while a run trains must not be credited with its results.
+    commits = iter(["commit-at-start", "commit-made-during-training"])
+    current = {"commit": next(commits)}
+    monkeypatch.setattr(environment, "source_commit", lambda root=None: current["commit"])
+
+    def commit_after_first_epoch(record):
+        if record["stage"] == 1 and record["epoch"] == 1:
+            current["commit"] = next(commits)
+
+    config = tiny_config("mnist", data_dir, method="single-branch")
+    run_dir = start_run(config, tmp_path, "commit")
+    results = train(run_dir, on_epoch=commit_after_first_epoch).results
+    assert current["commit"] == "commit-made-during-training"
+    assert results["environment"]["commit"] == "commit-at-start"

@@ -71,6 +71,9 @@ def train(run_dir: Path, progress: Progress | None = None,
         raise ConfigError(f"{run_dir} has already finished; start a new run instead of resuming it")
     config = load_run_config(run_dir)
     config.validate()
+    # The commit and versions of the code this process runs. Read at the end instead, they would
+    # name whatever the checkout held by then, often a later commit than the one that trained.
+    started_environment = environment.describe()
     torch.set_num_threads(config.threads)
     torch.use_deterministic_algorithms(True)
     preset = get_preset(config.preset)
@@ -133,7 +136,8 @@ def train(run_dir: Path, progress: Progress | None = None,
     # Test evaluation and reports.
     test_loss, test_accuracy = evaluate(unified, test_split, pipeline)
     val_loss, val_accuracy = evaluate(unified, validation, pipeline)
-    results = _results(config, unified, ctx, channels, side, test_accuracy, val_accuracy, len(test_split))
+    results = _results(config, unified, ctx, channels, side, test_accuracy, val_accuracy, len(test_split),
+                       started_environment)
     final = {
         "kind": "edgecnn-model", "preset": config.preset, "architecture": architecture,
         "dataset": config.dataset, "classes": train_set.classes,
@@ -166,7 +170,7 @@ def _read_resume_state(run_dir: Path) -> dict | None:
     return checkpoint.load(path) if path.exists() else None
 
 
-def _results(config, model, ctx, channels, side, test_accuracy, val_accuracy, test_count) -> dict:
+def _results(config, model, ctx, channels, side, test_accuracy, val_accuracy, test_count, run_environment) -> dict:
     return {
         "dataset": config.dataset,
         "preset": config.preset,
@@ -181,5 +185,5 @@ def _results(config, model, ctx, channels, side, test_accuracy, val_accuracy, te
         "train_wall_seconds": round(sum(r["epoch_seconds"] for r in ctx.history), 1),
         "seed": config.seed,
         "threads": config.threads,
-        "environment": environment.describe(),
+        "environment": run_environment,
     }
