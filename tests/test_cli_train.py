@@ -98,6 +98,8 @@ def test_config_file_sets_schedule(tmp_path, data_dir):
 @pytest.mark.parametrize("args, message", [
     (["--data-dir", "{tmp}/empty", "--no-download"], "not found under"),
     (["--channels", "2"], "invalid --channels 2"),
+    (["--channels", "3"], "--channels applies to --dataset folder only"),
+    (["--dataset", "cifar10", "--image-size", "64"], "--image-size applies to --dataset folder only"),
     (["--batch-size", "0"], "invalid --batch-size 0"),
     (["--resume", "{tmp}"], "is not a run directory"),
     (["--config", "{tmp}/bad.json"], "invalid JSON"),
@@ -124,7 +126,7 @@ def test_bad_input_is_one_line_error(tmp_path, data_dir, args, message):
     (["train", "--threads", "two"], "error: invalid --threads two: it should be a valid integer"),
     (["train", "--threads", "-2"], "error: invalid --threads -2: it should be greater than or equal to 1; see "),
     (["train", "--bogus", "3"], "error: no such option: --bogus; see 'edgecnn train --help'"),
-    (["export"], "error: missing argument 'source'; see 'edgecnn export --help'"),
+    (["export"], "error: missing argument 'SOURCE'; see 'edgecnn export --help'"),
     (["deploy"], "error: no such command 'deploy'; see 'edgecnn --help'"),
 ])
 def test_bad_command_line_is_one_line_error(args, message):

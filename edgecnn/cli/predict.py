@@ -15,8 +15,9 @@ from edgecnn.cli.console import user_errors
 
 @app.command()
 def predict(
-    artifact: Annotated[Path, typer.Argument(metavar="ARTIFACT", help=".onnx or .tflite artifact with a metadata record.",
-                                             show_default=False)],
+    artifact: Annotated[Path, typer.Argument(
+        metavar="ARTIFACT", help=".onnx or .tflite artifact with a metadata record, or a training checkpoint (.pt) "
+                                 "where torch is installed.", show_default=False)],
     images: Annotated[list[Path], typer.Argument(metavar="IMAGES", help="PNG or JPEG files, or folders of them.",
                                                  show_default=False)],
     top_k: Annotated[int, typer.Option("--top-k", min=1, help="Classes to print per image, most probable first.")] = 3,

@@ -187,4 +187,9 @@ def _build_config(context: typer.Context, config_file: Path | None, **options) -
         raise ConfigError(f"invalid --channels {config.channels}; use 1 (grayscale) or 3 (RGB)")
     if given("image_size") and config.image_size < 8:
         raise ConfigError(f"invalid --image-size {config.image_size}; use 8 pixels or more")
+    # The built-in data sets have one input shape each, and the loader ignores these options for them.
+    for option, flag in (("channels", "--channels"), ("image_size", "--image-size")):
+        if given(option) and config.dataset != "folder":
+            raise ConfigError(f"{flag} applies to --dataset folder only, and {config.dataset} images have a "
+                              f"fixed shape; drop {flag}")
     return config

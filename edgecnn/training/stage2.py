@@ -78,9 +78,11 @@ def _run_step(ctx: TrainingContext, model: nn.Module, step_index: int, step: Unf
         optimizer.load_state_dict(resume["optimizer"])
         tracker = loop.BestTracker.from_state_dict(resume["tracker"])
         first_epoch = step.epochs + 1 if resume["step_finished"] else resume["epoch"] + 1
-    log.info("stage 2 step '%s': training %s (%d trainable parameters), %s, learning rate %g, %d epoch(s)%s",
-             step.name, ", ".join(step.trainable), trainable, step.optimizer, step.learning_rate, step.epochs,
-             f" max, patience {step.patience_epochs}" if step.patience_epochs else "")
+        log.info("stage 2: resuming step '%s' after epoch %d", step.name, resume["epoch"])
+    if first_epoch <= step.epochs:  # a step that ended just before the stop has no epoch left to announce
+        log.info("stage 2 step '%s': training %s (%d trainable parameters), %s, learning rate %g, %d epoch(s)%s",
+                 step.name, ", ".join(step.trainable), trainable, step.optimizer, step.learning_rate, step.epochs,
+                 f" max, patience {step.patience_epochs}" if step.patience_epochs else "")
 
     for epoch in range(first_epoch, step.epochs + 1):
         timer = loop.Timer()
