@@ -48,7 +48,7 @@ def read_record(path: Path | str) -> ArtifactRecord:
     path = Path(path)
     suffix = model_suffix(path)
     if not path.is_file():
-        raise ModelFileError(f"model file {path} not found")
+        raise ModelFileError(f"model file {path} not found; check the path, or run `edgecnn export` to write it")
     if suffix == ".pt":
         return _checkpoint_record(path)
 

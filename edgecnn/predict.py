@@ -52,7 +52,7 @@ def collect_images(paths: list[Path]) -> list[Path]:
         elif path.is_file():
             images.append(path)
         else:
-            raise DataError(f"image {path} not found")
+            raise DataError(f"image {path} not found; check the path")
     unknown = [path for path in images if path.suffix.lower() not in IMAGE_SUFFIXES]
     if unknown:
         log.debug("reading %d file(s) without a PNG or JPEG suffix, e.g. %s", len(unknown), unknown[0])

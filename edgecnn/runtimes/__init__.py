@@ -130,7 +130,7 @@ def open_session(path: Path | str, runtime: str = "auto", threads: int = 1) -> S
         raise ModelFileError(f"invalid threads {threads}; use 1 or more")
     chosen = resolve_runtime(path, runtime)
     if not path.is_file():
-        raise ModelFileError(f"model file {path} not found")
+        raise ModelFileError(f"model file {path} not found; check the path, or run `edgecnn export` to write it")
 
     if chosen == "onnxruntime":
         from edgecnn.runtimes.onnx_session import OnnxSession as backend
