@@ -111,7 +111,8 @@ def train(
         try:
             with sigterm_as_interrupt():
                 typer.echo(f"run directory: {run_dir}", err=True)
-                # A bar is for a person watching. In a log file it would leave only blank lines.
+                # A bar is for a person watching. In a log file it would leave only blank lines, so
+                # a line on the epoch every 30 s takes its place.
                 result = run_training(run_dir, BarProgress() if stderr.is_terminal else LineProgress())
         except KeyboardInterrupt as stop:
             if (run_dir / CHECKPOINT_DIR / LAST_CHECKPOINT).exists():
