@@ -116,7 +116,7 @@ def test_bad_input_is_one_line_error(tmp_path, data_dir, args, message):
     assert message in result.output
     assert "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) <= 2  # the run directory line, then the error
-    assert not list((tmp_path / "runs").glob("*/config.json"))  # no empty run directory is left behind
+    assert not (tmp_path / "runs").exists()  # neither the run directory nor the project folder it made is left
 
 
 @pytest.mark.parametrize("args, message", [

@@ -107,6 +107,7 @@ def train(
             run_dir, created = resume, False
         else:
             config = _build_config(context, **options)
+            new_folder = _outermost_missing(project)
             run_dir, created = start_run(config, project, name, exist_ok), True
         try:
             with sigterm_as_interrupt():
@@ -125,8 +126,33 @@ def train(
             # A run that failed before its first epoch (missing data, say) contains nothing worth keeping.
             if created and not (run_dir / "checkpoints").exists():
                 shutil.rmtree(run_dir)
+                _remove_empty_folders(project, up_to=new_folder)
             raise
         typer.echo(str(result.run_dir / "checkpoints" / "final.pt"))
+
+
+def _outermost_missing(folder: Path) -> Path | None:
+    """Return the outermost folder on the way to FOLDER that does not exist yet, or None when FOLDER exists."""
+    missing = None
+    for path in (folder, *folder.parents):
+        if path.exists():
+            break
+        missing = path
+    return missing
+
+
+def _remove_empty_folders(folder: Path, up_to: Path | None) -> None:
+    """Remove FOLDER and its parents up to UP_TO while they are empty: the folders this run created."""
+    if up_to is None:
+        return
+    while True:
+        try:
+            folder.rmdir()  # fails on a folder that is not empty, which then stays
+        except OSError:
+            return
+        if folder == up_to:
+            return
+        folder = folder.parent
 
 
 def _given(context: typer.Context, option: str) -> bool:
