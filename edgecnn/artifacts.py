@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgecnn.metadata import METADATA_KEY, ArtifactMetadata, MetadataError
-from edgecnn.runtimes import ModelFileError, model_suffix, runtime_installed
+from edgecnn.runtimes import ModelFileError, check_model_file, model_suffix, runtime_installed
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +47,7 @@ def read_record(path: Path | str) -> ArtifactRecord:
     """Find an artifact's or checkpoint's metadata record and note where it was found, as listed above."""
     path = Path(path)
     suffix = model_suffix(path)
-    if not path.is_file():
-        raise ModelFileError(f"model file {path} not found; check the path, or run `edgecnn export` to write it")
+    check_model_file(path)
     if suffix == ".pt":
         return _checkpoint_record(path)
 

@@ -35,8 +35,9 @@ def is_notice(line: str) -> bool:
 def dropped_notices() -> Iterator[None]:
     """Run the block with file descriptor 2 sent to a temporary file, then pass on all but the notices.
 
-    Python's own writes to sys.stderr inside the block are held back too and appear, in
-    order, when it ends. Use it around short native calls, not around long work that logs.
+    While sys.stderr writes to file descriptor 2, Python's own writes inside the block are held
+    back too and appear, in order, when it ends. Use it around short native calls, not around
+    long work that logs.
     """
     try:
         saved_fd = os.dup(STDERR_FD)

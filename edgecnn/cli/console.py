@@ -193,7 +193,7 @@ class BarProgress:
 
 
 class LineProgress:
-    """Logs one line on how far an epoch has got, at most every INTERVAL_S, for stderr in a file or pipe.
+    """Progress report for stderr in a file or pipe: one log line on the epoch's batches, at most every interval_s.
 
     A progress bar makes no sense there, but a log that stays silent for a whole epoch
     (a minute or more on a small CPU) looks the same as a hung run.

@@ -89,6 +89,12 @@ def runtime_version(runtime: str) -> str:
         return "unknown"
 
 
+def check_model_file(path: Path) -> None:
+    """Raise ModelFileError when PATH is not an existing file."""
+    if not path.is_file():
+        raise ModelFileError(f"model file {path} not found; check the path, or run `edgecnn export` to write it")
+
+
 def model_suffix(path: Path | str) -> str:
     """Return the lower-case suffix that decides the runtime, or raise ModelFileError if no runtime loads it."""
     suffix = Path(path).suffix.lower()
@@ -129,8 +135,7 @@ def open_session(path: Path | str, runtime: str = "auto", threads: int = 1) -> S
     if threads < 1:
         raise ModelFileError(f"invalid threads {threads}; use 1 or more")
     chosen = resolve_runtime(path, runtime)
-    if not path.is_file():
-        raise ModelFileError(f"model file {path} not found; check the path, or run `edgecnn export` to write it")
+    check_model_file(path)
 
     if chosen == "onnxruntime":
         from edgecnn.runtimes.onnx_session import OnnxSession as backend
