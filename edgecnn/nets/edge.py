@@ -52,9 +52,11 @@ def separable_block(in_channels: int, out_channels: int, pool: bool) -> nn.Seque
 class Branch(nn.Module):
     """One stage-1 branch: stem, three depthwise-separable blocks, global average pooling and a Dense output."""
 
-    def __init__(self, in_channels: int = 1, image_size: int = 28, num_classes: int = 10):
+    def __init__(self, in_channels: int = 1, image_size: int = 28, num_classes: int = 10,
+                 widths: tuple[int, int, int, int] | None = None):
         super().__init__()
-        stem, width1, width2, width3 = WIDTHS.get(in_channels, WIDTHS[3])
+        # Other widths than the preset's serve experiments; checkpoints always hold the preset's.
+        stem, width1, width2, width3 = widths or WIDTHS.get(in_channels, WIDTHS[3])
         # image_size is free: global average pooling makes the output independent of the input side.
         self.features = nn.Sequential(
             conv_bn_relu(in_channels, stem, 3),

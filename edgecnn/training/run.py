@@ -6,7 +6,7 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import torch
 
@@ -78,20 +78,9 @@ def train(run_dir: Path, progress: Progress | None = None,
     torch.use_deterministic_algorithms(True)
     preset = get_preset(config.preset)
 
-    # Data: the first validation_size training images are held out, as in the reference notebook.
-    train_set = _load(config, "train")
-    test_set = _load(config, "test")
-    if len(train_set) <= config.validation_size:
-        raise ConfigError(f"validation size {config.validation_size} leaves no training images out of "
-                          f"{len(train_set)}; lower --validation-size")
-    channels, side = train_set.images.shape[3], train_set.images.shape[1]
-    validation = SplitTensors.from_numpy(train_set.images[: config.validation_size],
-                                         train_set.labels[: config.validation_size])
-    train_end = None if config.train_limit is None else config.validation_size + config.train_limit
-    train_split = SplitTensors.from_numpy(train_set.images[config.validation_size:train_end],
-                                          train_set.labels[config.validation_size:train_end])
-    test_split = SplitTensors.from_numpy(test_set.images[: config.test_limit], test_set.labels[: config.test_limit])
-    num_classes = len(train_set.classes)
+    splits = load_splits(config)
+    train_split, validation, test_split = splits.train, splits.validation, splits.test
+    channels, side, num_classes = splits.channels, splits.side, len(splits.classes)
     pipeline = InputPipeline(preset, channels, config.channels_last)
     ctx = TrainingContext(config, preset, run_dir, train_split, validation, pipeline, progress or NoProgress(),
                           on_epoch=on_epoch)
@@ -140,7 +129,7 @@ def train(run_dir: Path, progress: Progress | None = None,
                        started_environment)
     final = {
         "kind": "edgecnn-model", "preset": config.preset, "architecture": architecture,
-        "dataset": config.dataset, "classes": train_set.classes,
+        "dataset": config.dataset, "classes": splits.classes,
         "in_channels": channels, "image_size": side, "num_classes": num_classes,
         "normalization": {"scale": preset.scale, "mean": list(preset.mean), "std": list(preset.std)},
         "model": unified.state_dict(), "config": config.to_dict(), "epoch": len(ctx.history),
@@ -158,6 +147,39 @@ def train(run_dir: Path, progress: Progress | None = None,
     log.info("test accuracy %.2f%% on %d images, %d parameters, %.0f s of training", results["test_accuracy"],
              len(test_split), results["params"], results["train_wall_seconds"])
     return RunResult(run_dir, results)
+
+
+@dataclass
+class Splits:
+    """The images a run trains, selects and tests on, with their shape and class names."""
+
+    train: SplitTensors
+    validation: SplitTensors
+    test: SplitTensors
+    classes: Sequence[str]
+    channels: int
+    side: int  # image height and width in pixels
+
+
+def load_splits(config: TrainConfig) -> Splits:
+    """Load the configuration's data set and split it as every run does.
+
+    The first validation_size training images are held out for validation, as in the
+    reference notebook; train_limit and test_limit keep only the first images of the rest.
+    """
+    train_set = _load(config, "train")
+    test_set = _load(config, "test")
+    if len(train_set) <= config.validation_size:
+        raise ConfigError(f"validation size {config.validation_size} leaves no training images out of "
+                          f"{len(train_set)}; lower --validation-size")
+    validation = SplitTensors.from_numpy(train_set.images[: config.validation_size],
+                                         train_set.labels[: config.validation_size])
+    train_end = None if config.train_limit is None else config.validation_size + config.train_limit
+    train_split = SplitTensors.from_numpy(train_set.images[config.validation_size:train_end],
+                                          train_set.labels[config.validation_size:train_end])
+    test_split = SplitTensors.from_numpy(test_set.images[: config.test_limit], test_set.labels[: config.test_limit])
+    return Splits(train_split, validation, test_split, train_set.classes,
+                  channels=train_set.images.shape[3], side=train_set.images.shape[1])
 
 
 def _load(config: TrainConfig, split: str) -> Dataset:
