@@ -45,6 +45,15 @@ def test_help_flags_have_no_value_label(command):
     assert "<bool>" not in result.output
 
 
+@pytest.mark.parametrize("command, label", [(["predict"], "<path>..."), (["bench"], "<path>..."),
+                                            (["sweep"], "<str>")])
+def test_help_list_labels_name_element_type(command, label):
+    result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert label in result.output
+    assert "<list[" not in result.output
+
+
 def test_train_tiny_run_then_resume_rejected(tmp_path, data_dir):
     args = ["train", "--dataset", "fashion-mnist", "--data-dir", str(data_dir), "--project", str(tmp_path),
             *TINY]

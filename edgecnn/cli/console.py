@@ -124,15 +124,36 @@ class OneLineErrorGroup(TyperGroup):
 
 
 def hide_flag_values(command: Any) -> None:
-    """Show COMMAND's flags in its help without a value label.
+    """Show COMMAND's flags in its help without a value label, and list parameters by their element type.
 
-    Typer labels a flag <bool>, which reads as if `--int8 true` were the way to set it.
+    Typer labels a flag <bool>, which reads as if `--int8 true` were the way to set it, and a
+    list of paths <list[Path]>, a Python type name that means nothing on a command line.
     """
     for param in command.params:
         _without_value_label(param)
+        _list_as_repeated_label(param)
     if "get_help_option" not in vars(command) and not isinstance(command, OneLineErrorGroup):
         own_help_option = command.get_help_option
         command.get_help_option = lambda ctx: _without_value_label(own_help_option(ctx))
+
+
+def _list_as_repeated_label(param: Any) -> None:
+    """Relabel a list parameter's <list[Path]> by its element type.
+
+    An argument takes several values at once, so it reads <path>..., as its usage line writes
+    it. A list option takes one value per use and its help marks it repeatable, so it reads <str>.
+    """
+    own_display_type = getattr(param, "display_type_rich", None)
+    if own_display_type is None or "display_type_rich" in vars(param):
+        return
+    repeat = "..." if param.param_type_name == "argument" else ""
+
+    def display_type(ctx: Any) -> str | None:
+        label = own_display_type(ctx)
+        element = re.fullmatch(r"<list\[(\w+)\]>", label or "")
+        return f"<{element.group(1).lower()}>{repeat}" if element else label
+
+    param.display_type_rich = display_type
 
 
 def _without_value_label(param: Any) -> Any:
