@@ -41,3 +41,23 @@ def test_cifar_goal_needs_validation_too():
     assert results_md.goal_text("cifar10", test_row, {"accuracy_top1_percent": 84.9}).endswith(", missed")
     assert results_md.goal_text("cifar10", test_row, {"accuracy_top1_percent": 85.0}).endswith(", met")
     assert results_md.goal_text("mnist", {"accuracy_top1_percent": 99.6}, None) == "99.6, met"
+
+
+def test_capacity_rows_follow_ablation_rows():
+    results_md = load_script(SCRIPT)
+    ablation = {"runs": [dict(run(0, "two-stage", 99.4), epochs={"stage1": 20, "stage2": 8}),
+                         dict(run(0, "single-branch", 99.2), epochs={"stage1": 20, "stage2": 0})]}
+    full_budget = {"dataset": "mnist", "widths": [24, 48, 72, 92], "seed": 0, "epochs": 20, "params": 14434,
+                   "test_accuracy": 99.5, "val_accuracy": 99.3, "train_wall_seconds": 300.0,
+                   "environment": {"commit": "def456"}}
+    rows = [line.split(" | ") for line in results_md.capacity_table({"runs": [full_budget]}, ablation)
+            if line.startswith("| mnist")]
+    assert [row[1] for row in rows] == ["two branches and stage 2 (`two-stage`)",
+                                        "one half-budget branch (`single-branch`)",
+                                        "one full-budget branch, widths 24/48/72/92"]
+    assert rows[0][4] == "20 + 8"
+    assert rows[2][3:7] == ["14,434", "20 + 0", "99.30", "99.50"]
+
+
+def test_capacity_table_without_runs():
+    assert load_script(SCRIPT).capacity_table(None, None) == ["No full-budget branch has been trained yet."]
