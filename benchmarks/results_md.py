@@ -164,7 +164,7 @@ def ablation_table(ablation: dict | None) -> list[str]:
 
 
 def capacity_table(capacity: dict | None, ablation: dict | None) -> list[str]:
-    """Set each full-budget branch beside the ablation's edge runs of its data set, in the same epochs."""
+    """Set each full-budget branch beside the ablation's edge runs of its data set, each row with its epochs."""
     if not (capacity or {}).get("runs"):
         return ["No full-budget branch has been trained yet."]
     lines = ["| data set | model | seeds | parameters | epochs | validation mean (%) | test mean (%) "
