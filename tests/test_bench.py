@@ -176,6 +176,12 @@ def test_bench_errors(tiny_artifacts, tmp_path):
                                  "100", "--test-limit", "10"])
     _assert_one_line_error(result, "pass only one")
 
+    result = runner.invoke(app, ["bench", str(tmp_path)])
+    _assert_one_line_error(result, "is a folder; pass the model files in it")
+    # An output path under a file fails before the benchmark runs, not after it.
+    result = runner.invoke(app, ["bench", str(tiny_artifacts["onnx"]), "--json", str(junk / "report.json")])
+    _assert_one_line_error(result, f"invalid --json {junk / 'report.json'}: {junk} is a file, not a folder")
+
     if importlib.util.find_spec("tflite_runtime") is None:
         result = runner.invoke(app, ["bench", str(tiny_artifacts["tflite"]), "--runtime", "tflite-runtime"])
         _assert_one_line_error(result, 'pip install "edgecnn[tflite]"')

@@ -137,11 +137,21 @@ def test_bad_input_is_one_line_error(tmp_path, data_dir, args, message):
     (["train", "--bogus", "3"], "error: no such option: --bogus; see 'edgecnn train --help'"),
     (["export"], "error: missing argument 'SOURCE'; see 'edgecnn export --help'"),
     (["deploy"], "error: no such command 'deploy'; see 'edgecnn --help'"),
+    (["trian"], "error: no such command 'trian'; did you mean 'train'? See 'edgecnn --help'"),
 ])
 def test_bad_command_line_is_one_line_error(args, message):
     result = runner.invoke(app, args)
     assert result.exit_code == 2
     assert result.output.startswith(message)
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_project_under_file_is_one_line_error(tmp_path):
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("a file, not a folder")
+    result = runner.invoke(app, ["train", "--project", str(blocker / "runs"), "--no-download"])
+    assert result.exit_code == 2
+    assert result.output.startswith(f"error: {blocker / 'runs'}: not a directory; pass another path")
     assert len(result.output.strip().splitlines()) == 1
 
 

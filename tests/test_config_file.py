@@ -56,6 +56,13 @@ def test_bad_file_names_file_and_field(tmp_path, document, message):
     assert str(raised.value).endswith("fix the file or drop --config")
 
 
+def test_binary_file_rejected(tmp_path):
+    path = tmp_path / "photo.json"
+    path.write_bytes(bytes(range(128, 256)))
+    with pytest.raises(ConfigError, match="photo.json: not a text file; pass a YAML or JSON"):
+        read_config_file(path)
+
+
 def test_top_level_list_rejected(tmp_path):
     with pytest.raises(ConfigError, match="must contain a mapping"):
         read_config_file(_write(tmp_path, [1, 2]))

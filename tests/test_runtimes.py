@@ -252,6 +252,11 @@ def test_unsupported_suffix_and_missing_file(tmp_path):
         open_session(tmp_path / "absent.onnx")
 
 
+def test_folder_names_model_files_in_it(tmp_path):
+    with pytest.raises(ModelFileError, match=r"is a folder; pass the model files in it, e\.g\. .*\*\.onnx"):
+        open_session(tmp_path)
+
+
 def test_missing_runtime_names_extra(tiny_artifacts):
     pytest.importorskip("onnxruntime")
     if resolve_runtime(tiny_artifacts["tflite"]) == "tflite-runtime":

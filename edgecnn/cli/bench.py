@@ -90,6 +90,8 @@ def bench(
                              data_dir=None if data_dir is None else str(data_dir), test_limit=test_limit, seed=seed,
                              validation_size=validation_size, allow_download=not no_download)
         config.validate()
+        _check_output_paths({"--json": json_path, "--csv": csv_path, "--markdown": markdown_path,
+                             "--plot": plot_path})
         if plot_path is not None:
             from edgecnn.errors import require
 
@@ -123,6 +125,16 @@ def _run_with_progress(paths, config, skip_missing_runtimes):
                 bar.remove_task(tasks.pop(description))
 
         return run_benchmarks(paths, config, skip_missing_runtimes, progress)
+
+
+def _check_output_paths(paths: dict[str, Path | None]) -> None:
+    """Reject an output path that cannot be written, before the benchmark runs rather than after."""
+    from edgecnn.fileio import unwritable_reason
+
+    for option, path in paths.items():
+        reason = None if path is None or str(path) == "-" else unwritable_reason(path)
+        if reason is not None:
+            raise ConfigError(f"invalid {option} {path}: {reason}; pass a file path in a writable folder")
 
 
 def _write_outputs(report, json_path, csv_path, markdown_path, plot_path) -> None:

@@ -52,6 +52,15 @@ def user_errors() -> Iterator[None]:
     except EdgecnnError as error:
         print(f"error: {error}", file=sys.stderr)
         raise typer.Exit(USER_ERROR_EXIT_CODE) from None
+    except OSError as error:
+        # A path the user gave that cannot be read or written: a file where a folder should be,
+        # a missing or read-only folder. An error that names no file points at a bug, so it keeps its traceback.
+        if error.filename is None:
+            raise
+        reason = (error.strerror or str(error)).lower()
+        print(f"error: {error.filename}: {reason}; pass another path, one this user may read and write",
+              file=sys.stderr)
+        raise typer.Exit(USER_ERROR_EXIT_CODE) from None
     except KeyboardInterrupt as stop:
         print("interrupted", file=sys.stderr)
         raise typer.Exit(interrupt_exit_code(stop)) from None
@@ -165,6 +174,8 @@ def _without_value_label(param: Any) -> Any:
 def usage_error_line(error: typer.TyperException) -> str:
     """Click's message for a bad command line, on one line and with the help command to run."""
     message = re.sub(r"\s+", " ", error.format_message()).strip().rstrip(".")
+    # Click's "no such command 'x'. Did you mean 'y'?" reads as one clause: "...; did you mean 'y'?".
+    message = re.sub(r"\. (Did you mean [^?]*\?)$", lambda match: "; d" + match.group(1)[1:], message)
     # Typer validates values with pydantic, whose messages start with its error type and leave
     # out the rejected value. The line names that value, as the commands' own errors do.
     message = message.replace(": Value error, ", ": ").replace(": Input should be", ": it should be")
@@ -175,7 +186,9 @@ def usage_error_line(error: typer.TyperException) -> str:
     message = message[:1].lower() + message[1:]
     context = getattr(error, "ctx", None)
     if context is not None:
-        message += f"; see '{context.command_path} --help'"
+        # After a question, the help hint starts a new sentence.
+        message += f" See '{context.command_path} --help'" if message.endswith("?") else (
+            f"; see '{context.command_path} --help'")
     return message
 
 

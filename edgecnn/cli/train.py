@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from edgecnn import fileio
 from edgecnn.cli import app
 from edgecnn.cli.console import (BarProgress, LineProgress, interrupt_exit_code, sigterm_as_interrupt, stderr,
                                  user_errors)
@@ -107,7 +108,7 @@ def train(
             run_dir, created = resume, False
         else:
             config = _build_config(context, **options)
-            new_folder = _outermost_missing(project)
+            new_folder = fileio.outermost_missing(project)
             run_dir, created = start_run(config, project, name, exist_ok), True
         try:
             with sigterm_as_interrupt():
@@ -126,33 +127,9 @@ def train(
             # A run that failed before its first epoch (missing data, say) contains nothing worth keeping.
             if created and not (run_dir / "checkpoints").exists():
                 shutil.rmtree(run_dir)
-                _remove_empty_folders(project, up_to=new_folder)
+                fileio.remove_empty_folders(project, up_to=new_folder)
             raise
         typer.echo(str(result.run_dir / "checkpoints" / "final.pt"))
-
-
-def _outermost_missing(folder: Path) -> Path | None:
-    """Return the outermost folder on the way to FOLDER that does not exist yet, or None when FOLDER exists."""
-    missing = None
-    for path in (folder, *folder.parents):
-        if path.exists():
-            break
-        missing = path
-    return missing
-
-
-def _remove_empty_folders(folder: Path, up_to: Path | None) -> None:
-    """Remove FOLDER and its parents up to UP_TO while they are empty: the folders this run created."""
-    if up_to is None:
-        return
-    while True:
-        try:
-            folder.rmdir()  # fails on a folder that is not empty, which then stays
-        except OSError:
-            return
-        if folder == up_to:
-            return
-        folder = folder.parent
 
 
 def _given(context: typer.Context, option: str) -> bool:
@@ -166,8 +143,9 @@ def _reject_options_beside_resume(context: typer.Context, run_dir: Path) -> None
     """Raise ConfigError when an option besides --resume is given, since a resumed run ignores them all."""
     ignored = [f"--{name.replace('_', '-')}" for name in context.params if name != "resume" and _given(context, name)]
     if ignored:
+        them = "them" if len(ignored) > 1 else "it"
         raise ConfigError(f"--resume continues {run_dir} with its saved configuration, so {', '.join(ignored)} "
-                          "would be ignored; drop them, or start a new run without --resume")
+                          f"would be ignored; drop {them}, or start a new run without --resume")
 
 
 def _build_config(context: typer.Context, config_file: Path | None, **options) -> TrainConfig:

@@ -98,6 +98,9 @@ def check_model_file(path: Path) -> None:
 def model_suffix(path: Path | str) -> str:
     """Return the lower-case suffix that decides the runtime, or raise ModelFileError if no runtime loads it."""
     suffix = Path(path).suffix.lower()
+    if Path(path).is_dir():
+        raise ModelFileError(f"{path} is a folder; pass the model files in it, e.g. {Path(path) / '*.onnx'} "
+                             f"{Path(path) / '*.tflite'}")
     if suffix not in SUFFIX_RUNTIMES:
         raise ModelFileError(f"{path}: unsupported model file type '{suffix or '(none)'}'; "
                              f"pass an .onnx or .tflite artifact or a training checkpoint (.pt)")

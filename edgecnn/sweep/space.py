@@ -133,7 +133,10 @@ def _dimension_from_file(source: Path, name: str, spec: Any) -> Dimension:
 
 def _read_mapping(path: Path, description: str) -> dict:
     """Read a YAML or JSON file whose top level is a mapping."""
-    text = Path(path).read_text()
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise SearchSpaceError(f"{path}: not a text file; pass a YAML or JSON {description} file") from None
     if Path(path).suffix.lower() == ".json":
         try:
             document = json.loads(text)
