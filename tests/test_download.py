@@ -67,4 +67,5 @@ def test_download_falls_back_to_next_mirror(data_dir, tmp_path, mirror, online):
 def test_unreachable_mirror_is_one_error(tmp_path, online):
     # Port 9 on loopback (discard) is closed here, so the connection is refused at once.
     with pytest.raises(DataError, match="could not download"):
-        load_dataset("mnist", "test", tmp_path, allow_download=True, mirrors=("http://127.0.0.1:9/",))
+        load_dataset("mnist", "test", tmp_path / "data", allow_download=True, mirrors=("http://127.0.0.1:9/",))
+    assert not (tmp_path / "data").exists()  # the folders made for the download are gone again

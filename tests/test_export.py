@@ -304,7 +304,15 @@ def test_cli_missing_calibration_data(tmp_path, tiny_mnist_checkpoint):
                                       "--out", str(tmp_path / "out"), "--data-dir", str(tmp_path / "empty")])
     assert result.exit_code == 2
     assert "data not found" in result.output
-    assert list((tmp_path / "out").iterdir()) == []
+    assert not (tmp_path / "out").exists()  # created only once the data and the model are loaded
+
+
+def test_cli_no_download_fails_offline(tmp_path, tiny_mnist_checkpoint, monkeypatch):
+    monkeypatch.delenv("EDGECNN_OFFLINE")
+    result = CliRunner().invoke(app, ["export", str(tiny_mnist_checkpoint), "--format", "onnx", "--no-download",
+                                      "--out", str(tmp_path / "out"), "--data-dir", str(tmp_path / "empty")])
+    assert result.exit_code == 2
+    assert "downloads are off" in result.output
 
 
 def test_missing_extra_names_export(monkeypatch):

@@ -60,6 +60,8 @@ def export(
     data_dir: Annotated[Optional[Path], typer.Option(
         help="Folder with the data set files. Default: EDGECNN_DATA_DIR, else ~/.cache/edgecnn/datasets.",
         show_default=False)] = None,
+    no_download: Annotated[bool, typer.Option("--no-download", help="Fail instead of downloading missing "
+                                              "data set files (also set by EDGECNN_OFFLINE=1).")] = False,
     test_limit: Annotated[Optional[int], typer.Option(min=1, help="Validate on only the first N test images.",
                                                       show_default="all")] = None,
 ) -> None:
@@ -85,7 +87,8 @@ def export(
         config = ExportConfig(formats=list(FORMATS) if format_choice == FormatChoice.all else [format_choice.value], int8=int8,
                               uint8_input=uint8_input, out_dir=out, opset=opset, calib_samples=calib_samples,
                               calib_method=calib_method.value, seed=seed, atol=atol,
-                              max_accuracy_drop=max_accuracy_drop, data_dir=data_dir, test_limit=test_limit)
+                              max_accuracy_drop=max_accuracy_drop, data_dir=data_dir,
+                              allow_download=not no_download, test_limit=test_limit)
         result = export_model(source, config, on_validated=_print_check)
         # The reference accuracy was logged before the artifacts were built.
         stderr.print(f"wrote {result.manifest_path}")

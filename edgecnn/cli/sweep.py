@@ -59,7 +59,7 @@ def sweep(
         help="Folder with the data set files; must exist on every Ray node. Default: EDGECNN_DATA_DIR, "
              "else ~/.cache/edgecnn/datasets.", show_default=False)] = None,
     no_download: Annotated[bool, typer.Option("--no-download", help="Fail instead of downloading missing data "
-                                              "set files.")] = False,
+                                              "set files (also set by EDGECNN_OFFLINE=1).")] = False,
     validation_size: Annotated[Optional[int], typer.Option(
         min=1, help="Training images held out for validation.", show_default="the preset's: 5000 for edge, 10000 for "
                                                                      "paper")] = None,

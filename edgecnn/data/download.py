@@ -12,6 +12,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from edgecnn import fileio
 from edgecnn.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,11 @@ def file_md5(path: Path) -> str:
 
 
 def fetch(remote: RemoteFile, folder: Path, timeout_s: float = CONNECT_TIMEOUT_S) -> Path:
-    """Download one file into folder, trying each mirror; the file appears only once its checksum matches."""
+    """Download one file into folder, trying each mirror; the file appears only once its checksum matches.
+
+    When every mirror fails, the folders created for the file are removed again.
+    """
+    new_folder = fileio.outermost_missing(folder)
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / remote.name
     failures = []
@@ -65,7 +70,9 @@ def fetch(remote: RemoteFile, folder: Path, timeout_s: float = CONNECT_TIMEOUT_S
             failures.append(f"{url}: {getattr(error, 'reason', error)}")
         finally:
             partial.unlink(missing_ok=True)
-    raise DataError(f"could not download {remote.name} ({'; '.join(failures)})")
+    fileio.remove_empty_folders(folder, up_to=new_folder)
+    raise DataError(f"could not download {remote.name} ({'; '.join(failures)}); copy the file into {folder} "
+                    "from a machine that has it, or pass --data-dir with the folder that holds the data sets")
 
 
 def extract_tar(archive: Path, folder: Path) -> None:

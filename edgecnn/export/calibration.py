@@ -17,10 +17,10 @@ from edgecnn.errors import DataError
 log = logging.getLogger(__name__)
 
 
-def _load_split(trained, split: str, data_dir: Path | None) -> Dataset:
+def _load_split(trained, split: str, data_dir: Path | None, allow_download: bool) -> Dataset:
     side = trained.image_size
     try:
-        dataset = load_dataset(trained.dataset, split, data_dir, image_size=(side, side),
+        dataset = load_dataset(trained.dataset, split, data_dir, allow_download, image_size=(side, side),
                                channels=trained.in_channels)
     except DataError as error:
         purpose = "calibration" if split == "train" else "validation"
@@ -31,9 +31,10 @@ def _load_split(trained, split: str, data_dir: Path | None) -> Dataset:
     return dataset
 
 
-def load_calibration_images(trained, samples: int, seed: int, data_dir: Path | None) -> np.ndarray:
+def load_calibration_images(trained, samples: int, seed: int, data_dir: Path | None,
+                            allow_download: bool = True) -> np.ndarray:
     """Return `samples` training images (uint8, NHWC) chosen at random with `seed`, in a fixed order."""
-    train_set = _load_split(trained, "train", data_dir)
+    train_set = _load_split(trained, "train", data_dir, allow_download)
     count = min(samples, len(train_set))
     if count < samples:
         log.warning("only %d training images exist; calibrating on all of them instead of %d", count, samples)
@@ -41,7 +42,7 @@ def load_calibration_images(trained, samples: int, seed: int, data_dir: Path | N
     return train_set.images[indices]
 
 
-def load_test_set(trained, limit: int | None, data_dir: Path | None) -> Dataset:
+def load_test_set(trained, limit: int | None, data_dir: Path | None, allow_download: bool = True) -> Dataset:
     """Return the first `limit` test images (all when None) with their labels."""
-    test_set = _load_split(trained, "test", data_dir)
+    test_set = _load_split(trained, "test", data_dir, allow_download)
     return test_set if limit is None else test_set.subset(slice(0, limit))

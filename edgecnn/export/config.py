@@ -24,6 +24,7 @@ class ExportConfig:
     atol: float = 1e-4  # largest absolute logit difference a float artifact may have to the reference model
     max_accuracy_drop: float = 1.0  # percentage points an int8 artifact may lose against the float model
     data_dir: Path | None = None  # None: EDGECNN_DATA_DIR, else the per-user cache
+    allow_download: bool = True  # download missing data set files; EDGECNN_OFFLINE=1 turns this off too
     test_limit: int | None = None  # validate on only the first N test images; None: all
 
     def validate(self) -> None:

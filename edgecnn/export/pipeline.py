@@ -71,13 +71,14 @@ def export_model(checkpoint: Path | str, config: ExportConfig,
     checkpoint = find_checkpoint(checkpoint)
     trained = load_trained_model(checkpoint)
     out_dir = Path(config.out_dir) if config.out_dir is not None else naming.default_out_dir(checkpoint)
-    out_dir.mkdir(parents=True, exist_ok=True)
     existing = manifest.read_manifest(out_dir)  # fail on a broken export.json before any work
     specs = naming.plan_artifacts(naming.artifact_stem(checkpoint), config.formats, config.int8, config.uint8_input)
     inputs = _prepare_inputs(trained, config)
     reference_accuracy = percent(inputs.reference.argmax(axis=1) == inputs.test_labels)
     log.info("reference model: %.2f%% test accuracy on %d images", reference_accuracy, len(inputs.test_labels))
 
+    # Created only now, so that missing data or a bad checkpoint leaves no empty output folder.
+    out_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=out_dir, prefix=".export-"))
     try:
         results, entries = [], []
@@ -110,11 +111,11 @@ def _prepare_inputs(trained, config: ExportConfig) -> _Inputs:
     from edgecnn.export.wrappers import export_module
     from edgecnn.nets.stats import count_macs, count_parameters
 
-    test_set = calibration.load_test_set(trained, config.test_limit, config.data_dir)
+    test_set = calibration.load_test_set(trained, config.test_limit, config.data_dir, config.allow_download)
     calibration_images = None
     if config.int8:
         calibration_images = calibration.load_calibration_images(trained, config.calib_samples, config.seed,
-                                                                 config.data_dir)
+                                                                 config.data_dir, config.allow_download)
     norm = trained.normalization
     float_record = ArtifactMetadata(
         dataset=trained.dataset, classes=list(trained.classes), preset=trained.preset,
