@@ -153,3 +153,14 @@ def test_folder_unreadable_image_named(tmp_path):
     (tmp_path / "train" / "b" / "broken.png").write_bytes(b"not a png")
     with pytest.raises(DataError, match="broken.png"):
         load_dataset("folder", "train", tmp_path)
+
+
+def test_sixteen_bit_png_scaled_not_clipped(tmp_path):
+    from PIL import Image
+
+    from edgecnn.data.folder import decode_image
+
+    path = tmp_path / "deep.png"
+    Image.fromarray(np.array([[0, 257 * 100, 65535]], dtype=np.uint16)).save(path)
+    assert decode_image(path, (1, 3), 1)[0, :, 0].tolist() == [0, 100, 255]
+    assert decode_image(path, (1, 3), 3)[0, 1].tolist() == [100, 100, 100]

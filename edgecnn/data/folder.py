@@ -13,6 +13,8 @@ import numpy as np
 from edgecnn.errors import DataError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
+# Pillow's modes for 16-bit grayscale files, such as 16-bit PNGs ("I" is how older Pillow opens them).
+SIXTEEN_BIT_MODES = {"I;16", "I;16B", "I;16L", "I"}
 VALIDATION_FRACTION = 0.2  # share of the images held out when the folder has no train/val subfolders
 
 
@@ -27,6 +29,11 @@ def decode_image(path: Path, size_hw: tuple[int, int], channels: int) -> np.ndar
 
     try:
         with Image.open(path) as image:
+            if image.mode in SIXTEEN_BIT_MODES:
+                # Pillow's convert() clips 16-bit values at 255, which turns nearly every pixel white.
+                # Scaling keeps the picture: 65535 becomes 255.
+                scaled = np.asarray(image, dtype=np.float64) / 257
+                image = Image.fromarray(scaled.clip(0, 255).round().astype(np.uint8))
             image = image.convert("L" if channels == 1 else "RGB")
             if image.size != (size_hw[1], size_hw[0]):
                 image = image.resize((size_hw[1], size_hw[0]), Image.Resampling.BILINEAR)
