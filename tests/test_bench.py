@@ -105,7 +105,10 @@ def test_bench_table_and_json(tiny_artifacts, data_dir, tmp_path):
     rows = list(csv.DictReader(csv_path.open()))
     assert len(rows) == 3
     assert "latency_ms_p99" in rows[0]
-    assert markdown_path.read_text().startswith("| model | format |")
+    markdown = markdown_path.read_text()
+    assert markdown.startswith("| model | format |")
+    assert "| accuracy % | images scored |" in markdown
+    assert "| 200 |" in markdown  # the --test-limit images each accuracy comes from
 
 
 def test_bench_accuracy_matches_checkpoint(tiny_artifacts, data_dir):

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from edgecnn.bench.runner import ModelResult
 from edgecnn.errors import require
+from edgecnn.fileio import atomic_path
 
 
 def plot_latencies(results: list[ModelResult], path: Path) -> None:
@@ -23,6 +24,6 @@ def plot_latencies(results: list[ModelResult], path: Path) -> None:
     axis.set_title("Latency distribution (whiskers: p1 and p99)")
     axis.grid(True, axis="y", which="both", alpha=0.3)
     figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=120)
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, dpi=120, format="png")
     pyplot.close(figure)

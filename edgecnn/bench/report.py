@@ -22,6 +22,7 @@ import io
 import json
 from pathlib import Path
 
+from edgecnn import fileio
 from edgecnn.bench import BenchReport
 from edgecnn.bench.runner import ModelResult
 from edgecnn.environment import describe
@@ -38,6 +39,7 @@ TABLE_COLUMNS = (
     ("threads", lambda r: str(r.threads)),
     ("size KB", lambda r: f"{r.file_size_kb:.1f}"),
     ("accuracy %", lambda r: "-" if r.accuracy_top1_percent is None else f"{r.accuracy_top1_percent:.2f}"),
+    ("images scored", lambda r: "-" if r.accuracy_images is None else f"{r.accuracy_images:,}"),
     ("p50 ms", lambda r: f"{r.latency_ms['p50']:.4f}"),
     ("p90 ms", lambda r: f"{r.latency_ms['p90']:.4f}"),
     ("p99 ms", lambda r: f"{r.latency_ms['p99']:.4f}"),
@@ -69,8 +71,7 @@ def to_document(report: BenchReport) -> dict:
 
 
 def write_json(report: BenchReport, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(to_document(report), indent=2) + "\n")
+    fileio.write_text(path, json.dumps(to_document(report), indent=2) + "\n")
 
 
 def table_rows(results: list[ModelResult]) -> tuple[list[str], list[list[str]]]:
@@ -97,8 +98,7 @@ def csv_text(report: BenchReport) -> str:
 
 
 def write_csv(report: BenchReport, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(csv_text(report))
+    fileio.write_text(path, csv_text(report))
 
 
 def markdown_text(report: BenchReport) -> str:
@@ -130,5 +130,4 @@ def markdown_text(report: BenchReport) -> str:
 
 
 def write_markdown(report: BenchReport, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(markdown_text(report))
+    fileio.write_text(path, markdown_text(report))

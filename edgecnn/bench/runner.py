@@ -230,6 +230,9 @@ class TestSets:
                                       f"{len(test_set)} training images; pass the size the model was trained with")
                 test_set = test_set.subset(slice(0, config.validation_size))
             if config.test_limit is not None:
+                if config.test_limit > len(test_set):
+                    log.warning("--test-limit %d is more than the %d %s test images; scoring all of them",
+                                config.test_limit, len(test_set), name)
                 test_set = test_set.subset(slice(0, config.test_limit))
             self._loaded[key] = test_set
         return self._loaded[key]
