@@ -47,7 +47,8 @@ def collect_images(paths: list[Path]) -> list[Path]:
         if path.is_dir():
             found = list_images(path)
             if not found:
-                raise DataError(f"{path}: no PNG or JPEG files in this folder")
+                raise DataError(f"{path}: no PNG or JPEG files in this folder; pass image files, or a folder "
+                                "that contains some")
             images.extend(found)
         elif path.is_file():
             images.append(path)

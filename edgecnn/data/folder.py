@@ -66,7 +66,8 @@ def load_folder_split(
         files = [files[i] for i in sorted(chosen)]
         labels = [labels[i] for i in sorted(chosen)]
     if not files:
-        raise DataError(f"no PNG or JPEG images found for the {split} split under {root}")
+        raise DataError(f"no PNG or JPEG images found for the {split} split under {root}; pass --data-dir with "
+                        "a folder of class folders, root/<class>/*.png")
 
     images = np.stack([decode_image(path, size_hw, channels) for path in files])
     return images, np.asarray(labels, dtype=np.int64), classes
