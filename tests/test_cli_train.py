@@ -193,3 +193,17 @@ def test_line_progress_reports_within_epoch(caplog):
     lines = [record.getMessage() for record in caplog.records]
     assert [line.split(", ")[0] for line in lines] == ["stage 1 epoch 2: 1/3 batches", "stage 1 epoch 2: 2/3 batches"]
     assert all(line.endswith(" s") for line in lines)
+
+
+def test_redirected_table_keeps_rows_whole(capsys):
+    from rich.table import Table
+
+    from edgecnn.cli.console import print_table
+
+    table = Table()
+    for number in range(10):
+        table.add_column(f"column {number}", overflow="fold")
+    table.add_row(*[f"cell-{number}-of-the-row" for number in range(10)])
+    print_table(table)
+    lines = capsys.readouterr().err.splitlines()
+    assert any("cell-0-of-the-row" in line and "cell-9-of-the-row" in line for line in lines)

@@ -11,7 +11,7 @@ import typer
 
 from edgecnn.bench.config import BenchConfig
 from edgecnn.cli import app
-from edgecnn.cli.console import stderr, user_errors
+from edgecnn.cli.console import print_table, stderr, user_errors
 from edgecnn.errors import ConfigError
 
 DEFAULTS = BenchConfig()
@@ -148,15 +148,10 @@ def _write_outputs(report, json_path, csv_path, markdown_path, plot_path) -> Non
         table.add_row(*row)
     overhead_us = report.harness_overhead_ms["p50"] * 1000
     if json_path is not None and str(json_path) == "-":
-        stderr.print(table)
+        print_table(table)  # stdout carries the JSON document
         typer.echo(json.dumps(reports.to_document(report), indent=2))
     else:
-        from rich.console import Console
-
-        console = Console()
-        if not console.is_terminal:
-            console = Console(width=200)  # piped output: keep each row on one line
-        console.print(table)
+        print_table(table, to_stderr=False)
     stderr.print(f"harness overhead per timed call: p50 {overhead_us:.3f} µs "
                  f"(an empty call timed the same way)")
     for entry in report.skipped:

@@ -23,6 +23,20 @@ from edgecnn.errors import EdgecnnError
 stderr = Console(stderr=True, soft_wrap=True)
 
 USER_ERROR_EXIT_CODE = 2
+REDIRECTED_TABLE_WIDTH = 250  # characters per line of a table printed to a file or pipe
+
+
+def print_table(table: Any, to_stderr: bool = True) -> None:
+    """Print a Rich table with each row on one line, also to a file or pipe.
+
+    Without a terminal, Rich assumes 80 columns and folds every cell to fit them, and
+    Console.print's width argument can only lower that limit, so a console of its own
+    sized for the table prints it instead.
+    """
+    console = stderr if to_stderr else Console()
+    if not console.is_terminal:
+        console = Console(stderr=to_stderr, width=REDIRECTED_TABLE_WIDTH)
+    console.print(table)
 
 
 def setup_logging(level: int) -> None:

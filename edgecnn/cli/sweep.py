@@ -9,7 +9,7 @@ from typing import Annotated, List, Optional
 import typer
 
 from edgecnn.cli import app
-from edgecnn.cli.console import stderr, user_errors
+from edgecnn.cli.console import print_table, stderr, user_errors
 from edgecnn.cli.train import DatasetId, PresetName
 from edgecnn.errors import ConfigError
 from edgecnn.sweep.options import METRICS, SweepOptions
@@ -179,9 +179,7 @@ def _print_outcome(outcome) -> None:
         rich_table.add_column(headers[index], overflow="fold")
     for row, row_cells in zip(report.rows, cells):
         rich_table.add_row(*[row_cells[i] for i in visible], style="bold green" if row is report.best else None)
-    # Rich wraps at 80 columns when stderr is not a terminal (a log file, CI). That squeezes
-    # every column, so a redirected table gets the width it needs.
-    stderr.print(rich_table, width=None if stderr.is_terminal else 250)
+    print_table(rich_table)
     for row in report.rows:
         if row["error"]:
             stderr.print(f"trial {row['trial_id']} failed: {row['error']}", markup=False, highlight=False)
