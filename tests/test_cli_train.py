@@ -32,8 +32,9 @@ def test_help_shows_defaults_and_units():
     assert result.exit_code == 0
     # The default preset's MNIST recipe, from default_config.
     assert "[default: edge]" in result.output
-    assert "[default: 20]" in result.output  # stage-1 epochs
-    assert "[default: 5000]" in result.output  # validation size
+    # Options that each recipe sets show every preset's value, from default_config.
+    assert "[default: (edge: 20, 40 for cifar10 and folder; paper: 20)]" in result.output  # stage-1 epochs
+    assert "[default: (edge: 5000; paper: 10000)]" in result.output  # validation size
     assert "pixels" in result.output
 
 

@@ -6,7 +6,7 @@ import enum
 import json
 import shutil
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Callable, Optional
 
 import typer
 
@@ -18,8 +18,8 @@ from edgecnn.errors import ConfigError, EdgecnnError, require
 from edgecnn.training.config import DEFAULT_PRESET, METHODS, TrainConfig, default_config
 from edgecnn.training.rundir import CHECKPOINT_DIR, LAST_CHECKPOINT
 
-# Help shows the default preset's recipe for MNIST. Another preset or data set has its own
-# recipe, which sets every option not given on the command line.
+# The default preset's recipe for MNIST. Another preset or data set has its own recipe, which
+# sets every option not given on the command line, and help lists the values that differ.
 DEFAULTS = default_config("mnist", DEFAULT_PRESET)
 
 
@@ -38,8 +38,21 @@ class PresetName(str, enum.Enum):
 MethodName = enum.Enum("MethodName", {name.replace("-", "_"): name for name in METHODS}, type=str)
 
 
-def _default(value) -> str:
-    return "all cores" if value is None else str(value)
+def _recipe_default(field: Callable[[TrainConfig], object]) -> str:
+    """Describe an option's default in every preset's recipe, e.g. 'edge: 20, 40 for cifar10 and folder; paper: 20'."""
+    parts = []
+    presets = sorted(PresetName, key=lambda preset: preset.value != DEFAULT_PRESET)  # the default preset first
+    for preset in presets:
+        values = {dataset.value: field(default_config(dataset.value, preset.value)) for dataset in DatasetId}
+        others: dict[object, list[str]] = {}
+        for dataset, value in values.items():
+            if value != values["mnist"]:
+                others.setdefault(value, []).append(dataset)
+        text = f"{preset.value}: {values['mnist']}"
+        for value, datasets in others.items():
+            text += f", {value} for {' and '.join(datasets)}"
+        parts.append(text)
+    return "; ".join(parts)
 
 
 @app.command()
@@ -48,8 +61,8 @@ def train(
     dataset: Annotated[DatasetId, typer.Option(help="Data set id.")] = DatasetId(DEFAULTS.dataset),
     preset: Annotated[PresetName, typer.Option(help="Architecture and training recipe: edge (batch norm, "
                                                "separable convolutions, one-cycle) or paper (the reference "
-                                               "model, reproduced faithfully). The defaults shown are edge's "
-                                               "for MNIST; each preset and data set has its own.")] = PresetName(
+                                               "model, reproduced faithfully). Each has a recipe per data "
+                                               "set; options that recipes set show every default.")] = PresetName(
         DEFAULTS.preset),
     method: Annotated[MethodName, typer.Option(
         help="two-stage (the paper's method), or for ablations: single-branch (the augmented branch alone, "
@@ -68,13 +81,20 @@ def train(
         DEFAULTS.image_size),
     channels: Annotated[int, typer.Option(help="Input channels, 1 or 3; 'folder' only.")] = DEFAULTS.channels,
     stage1_epochs: Annotated[int, typer.Option(min=1, help="Maximum epochs of stage 1 (early stopping may end it "
-                                               "sooner).")] = DEFAULTS.stage1.max_epochs,
+                                               "sooner).", show_default=_recipe_default(
+                                                   lambda config: config.stage1.max_epochs))] = (
+        DEFAULTS.stage1.max_epochs),
     fine_tune_epochs: Annotated[int, typer.Option(min=1, help="Maximum epochs of the last stage-2 step, which trains "
-                                                  "every layer.")] = DEFAULTS.stage2.schedule[-1].epochs,
-    batch_size: Annotated[int, typer.Option(min=1, help="Training batch size in images, both stages.")] = (
+                                                  "every layer.", show_default=_recipe_default(
+                                                      lambda config: config.stage2.schedule[-1].epochs))] = (
+        DEFAULTS.stage2.schedule[-1].epochs),
+    batch_size: Annotated[int, typer.Option(min=1, help="Training batch size in images, both stages.",
+                                            show_default=_recipe_default(lambda config: config.stage1.batch_size))] = (
         DEFAULTS.stage1.batch_size),
     validation_size: Annotated[int, typer.Option(min=1, help="Training images held out for validation (the first "
-                                                 "ones).")] = DEFAULTS.validation_size,
+                                                 "ones).", show_default=_recipe_default(
+                                                     lambda config: config.validation_size))] = (
+        DEFAULTS.validation_size),
     train_limit: Annotated[Optional[int], typer.Option(min=1, help="Train on only this many images, taken after the "
                                                        "validation images (for quick trials).",
                                                        show_default="all")] = None,
