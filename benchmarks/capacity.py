@@ -1,4 +1,4 @@
-"""What the two-branch split costs: one `edge` branch widened to the whole parameter budget.
+"""The cost of the two-branch split: one `edge` branch widened to the whole parameter budget.
 
 The two-stage method of Isong (2025, arXiv 2501.15547) spends the budget on two identical
 branches, so each `edge` branch gets about half of it (9,450 of 19,622 parameters for

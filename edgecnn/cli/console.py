@@ -189,7 +189,7 @@ def usage_error_line(error: typer.TyperException) -> str:
     """Click's message for a bad command line, on one line and with the help command to run."""
     message = re.sub(r"\s+", " ", error.format_message()).strip().rstrip(".")
     # Click's "no such command 'x'. Did you mean 'y'?" reads as one clause: "...; did you mean 'y'?".
-    message = re.sub(r"\. (Did you mean [^?]*\?)$", lambda match: "; d" + match.group(1)[1:], message)
+    message = re.sub(r"\. Did you mean ([^?]*\?)$", r"; did you mean \1", message)
     # Typer validates values with pydantic, whose messages start with its error type and leave
     # out the rejected value. The line names that value, as the commands' own errors do.
     message = message.replace(": Value error, ", ": ").replace(": Input should be", ": it should be")

@@ -165,7 +165,7 @@ def load_splits(config: TrainConfig) -> Splits:
     """Load the configuration's data set and split it as every run does.
 
     The first validation_size training images are held out for validation, as in the
-    reference notebook; train_limit and test_limit keep only the first images of the rest.
+    reference notebook. train_limit and test_limit keep only the first images of the rest.
     """
     train_set = _load(config, "train")
     test_set = _load(config, "test")
